@@ -1,0 +1,135 @@
+//! Operations a shard executes on its own keys, and what they return.
+//!
+//! An `Op` is typed and deterministic: relative times (EX, PX, EXPIRE ...)
+//! are resolved to absolute unix milliseconds by the coordinator before the
+//! op is sent, so the same op gives the same result wherever it is applied.
+//! That is what lets the Raft layer replicate ops instead of RESP.
+
+use bytes::Bytes;
+
+/// Expiry to apply when writing a string.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SetExpiry {
+    /// Remove any expiry (plain SET).
+    Clear,
+    /// Keep the current expiry (KEEPTTL).
+    Keep,
+    /// Expire at this absolute unix time in ms.
+    At(i64),
+}
+
+/// Existence condition of SET.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SetCond {
+    Always,
+    /// Only when the key does not exist (NX).
+    IfAbsent,
+    /// Only when the key exists (XX).
+    IfPresent,
+}
+
+/// Condition flags of EXPIRE and friends (Redis 7).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ExpireCond {
+    Always,
+    /// NX: only when the key has no expiry.
+    Nx,
+    /// XX: only when the key has an expiry.
+    Xx,
+    /// GT: only when the new expiry is greater than the current one.
+    Gt,
+    /// LT: only when the new expiry is less than the current one.
+    Lt,
+}
+
+/// What GETEX does to the expiry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum GetExExpiry {
+    Unchanged,
+    Persist,
+    At(i64),
+}
+
+/// One operation on one shard's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    Get(Bytes),
+    Set { key: Bytes, value: Bytes, expiry: SetExpiry, cond: SetCond, get: bool },
+    GetDel(Bytes),
+    GetEx { key: Bytes, expiry: GetExExpiry },
+    Append { key: Bytes, value: Bytes },
+    StrLen(Bytes),
+    GetRange { key: Bytes, start: i64, end: i64 },
+    SetRange { key: Bytes, offset: usize, value: Bytes },
+    IncrBy { key: Bytes, delta: i64 },
+    IncrByFloat { key: Bytes, delta: f64 },
+    /// Values of these keys, Nil where absent or not a string.
+    MGet(Vec<Bytes>),
+    MSet(Vec<(Bytes, Bytes)>),
+    /// Sets all pairs only if none of the keys exists (atomic on one shard).
+    MSetNx(Vec<(Bytes, Bytes)>),
+    /// Number of the keys that exist (duplicates count twice, like Redis).
+    Exists(Vec<Bytes>),
+    Del(Vec<Bytes>),
+    Touch(Vec<Bytes>),
+    Type(Bytes),
+    Expire { key: Bytes, at_ms: i64, cond: ExpireCond },
+    /// Remaining time to live in ms, -1 without expiry, -2 without key.
+    Pttl(Bytes),
+    /// Absolute expiry in ms, -1 without expiry, -2 without key.
+    PexpireTime(Bytes),
+    Persist(Bytes),
+    Keys(Bytes),
+    Scan { cursor: u64, pattern: Option<Bytes>, count: usize, type_name: Option<Bytes> },
+    RandomKey,
+    DbSize,
+    FlushDb,
+    /// Removes a live key and returns its encoded record (cross-shard RENAME).
+    Take(Bytes),
+    /// Writes an encoded record taken by `Take`; with `nx`, only if absent.
+    Restore { key: Bytes, record: Bytes, nx: bool },
+    /// RENAME / RENAMENX with both keys on this shard.
+    Rename { src: Bytes, dst: Bytes, nx: bool },
+}
+
+impl Op {
+    /// True when the op may change data (it then waits on the durability policy).
+    pub fn is_write(&self) -> bool {
+        !matches!(
+            self,
+            Op::Get(_)
+                | Op::StrLen(_)
+                | Op::GetRange { .. }
+                | Op::MGet(_)
+                | Op::Exists(_)
+                | Op::Touch(_)
+                | Op::Type(_)
+                | Op::Pttl(_)
+                | Op::PexpireTime(_)
+                | Op::Keys(_)
+                | Op::Scan { .. }
+                | Op::RandomKey
+                | Op::DbSize
+        )
+    }
+}
+
+/// The value an op produced. Plain data: the net crate decides how it looks on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    Ok,
+    Nil,
+    Int(i64),
+    Bulk(Bytes),
+    /// A status word, such as the TYPE name.
+    Status(&'static str),
+    Array(Vec<Output>),
+    /// SCAN: next cursor (0 when done) and the keys of this step.
+    Scan { cursor: u64, keys: Vec<Bytes> },
+}
+
+impl Output {
+    pub fn bulk_or_nil(v: Option<Bytes>) -> Self {
+        v.map_or(Output::Nil, Output::Bulk)
+    }
+}

@@ -1,0 +1,76 @@
+//! Key -> slot -> shard, and the inboxes of every core's shard.
+//!
+//! Slots are split into contiguous ranges, one per shard, so a range of
+//! slots (what Redis Cluster hands out) always lives on one core.
+
+use std::sync::Arc;
+
+use crate::msg::ShardMsg;
+use crate::slot::SLOT_COUNT;
+use crate::slot::ShardId;
+use crate::slot::Slot;
+use crate::slot::key_slot;
+
+/// Handles to every shard's inbox; cloned into each core.
+#[derive(Clone)]
+pub struct Router {
+    inboxes: Arc<[flume::Sender<ShardMsg>]>,
+}
+
+impl Router {
+    /// A router for `shards` shards and the inbox receivers, in shard order.
+    ///
+    /// Inboxes are unbounded channels but their depth is bounded by the
+    /// callers: each connection has at most one batch in flight per shard.
+    pub fn new(shards: usize) -> (Router, Vec<flume::Receiver<ShardMsg>>) {
+        let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| flume::unbounded()).unzip();
+        (Router { inboxes: txs.into() }, rxs)
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.inboxes.len()
+    }
+
+    /// Shard owning `slot`: shard i owns slots `[i*16384/n, (i+1)*16384/n)`.
+    pub fn shard_of_slot(&self, slot: Slot) -> ShardId {
+        ShardId(slot.0 as usize * self.inboxes.len() / SLOT_COUNT as usize)
+    }
+
+    /// First and last slot of `shard`'s range.
+    pub fn slot_range(&self, shard: ShardId) -> (Slot, Slot) {
+        let n = self.inboxes.len();
+        let first = (shard.0 * SLOT_COUNT as usize).div_ceil(n);
+        let last = ((shard.0 + 1) * SLOT_COUNT as usize).div_ceil(n) - 1;
+        (Slot(first as u16), Slot(last as u16))
+    }
+
+    pub fn shard_of_key(&self, key: &[u8]) -> ShardId {
+        self.shard_of_slot(key_slot(key))
+    }
+
+    /// Sends `msg` to `shard`'s inbox; false when that core has stopped.
+    pub fn send(&self, shard: ShardId, msg: ShardMsg) -> bool {
+        self.inboxes[shard.0].send(msg).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_every_slot_once_and_agree_with_lookup() {
+        for n in [1, 2, 3, 7, 16] {
+            let (r, _rx) = Router::new(n);
+            let mut next = 0u32;
+            for s in 0..n {
+                let (a, b) = r.slot_range(ShardId(s));
+                assert_eq!(a.0 as u32, next);
+                assert_eq!(r.shard_of_slot(a), ShardId(s));
+                assert_eq!(r.shard_of_slot(b), ShardId(s));
+                next = b.0 as u32 + 1;
+            }
+            assert_eq!(next, SLOT_COUNT as u32);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! `Shard`: the per-core owner of one slice of the keyspace.
+//!
+//! A shard is only ever touched by the executor of its own core, so nothing
+//! in it is shared or locked. It owns the shard's store (with this tick's
+//! pending writes), the key counters INFO and DBSIZE report, and SCAN
+//! cursors. Operations run to completion synchronously (`execute` never
+//! yields), which is what makes each command atomic on its shard.
+
+use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use rocksdb::DB;
+
+use crate::error::OpResult;
+use crate::op::Op;
+use crate::op::Output;
+use crate::slot::ShardId;
+use crate::storage::ShardStore;
+use crate::storage::data_cf;
+use crate::storage::keys;
+use crate::storage::meta::Meta;
+use crate::types::keyspace;
+use crate::types::string;
+
+/// The stored state of one key as read at the start of an operation.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// The record on disk, even when it has expired but is not yet removed.
+    pub stored: Option<Meta>,
+    /// `stored` unless it is expired at the operation's time.
+    live: bool,
+}
+
+impl Entry {
+    pub fn live(&self) -> Option<&Meta> {
+        if self.live { self.stored.as_ref() } else { None }
+    }
+
+    pub fn exists(&self) -> bool {
+        self.live
+    }
+}
+
+/// Remembers where SCAN stopped: a RocksDB position is a key, not a number,
+/// so cursors are tokens into a bounded table (as Kvrocks does).
+struct ScanCursors {
+    next: u64,
+    map: HashMap<u64, Vec<u8>>,
+    order: VecDeque<u64>,
+}
+
+const MAX_SCAN_CURSORS: usize = 4096;
+
+impl ScanCursors {
+    fn insert(&mut self, last_key: Vec<u8>) -> u64 {
+        self.next = self.next.wrapping_add(1).max(1);
+        if self.order.len() >= MAX_SCAN_CURSORS {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+        self.map.insert(self.next, last_key);
+        self.order.push_back(self.next);
+        self.next
+    }
+}
+
+/// Counters INFO reports for a shard.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub keys: u64,
+    pub expires: u64,
+    pub expired_keys: u64,
+    pub ops: u64,
+}
+
+pub struct Shard {
+    pub id: ShardId,
+    store: ShardStore,
+    stats: ShardStats,
+    cursors: ScanCursors,
+    rng: SmallRng,
+}
+
+impl Shard {
+    /// Binds shard `id` to its column family and counts its keys.
+    pub fn open(id: ShardId, db: Arc<DB>) -> OpResult<Self> {
+        let store = ShardStore::new(db, data_cf(id.0));
+        let mut stats = ShardStats::default();
+        store.scan(&[keys::META], &[keys::META + 1], |_, v| {
+            stats.keys += 1;
+            if Meta::peek_expire(v).is_some() {
+                stats.expires += 1;
+            }
+            true
+        })?;
+        Ok(Shard {
+            id,
+            store,
+            stats,
+            cursors: ScanCursors { next: 0, map: HashMap::new(), order: VecDeque::new() },
+            rng: SmallRng::from_entropy(),
+        })
+    }
+
+    pub fn stats(&self) -> ShardStats {
+        self.stats
+    }
+
+    /// Runs one op at time `now_ms`. Never yields.
+    pub fn execute(&mut self, op: Op, now_ms: i64) -> OpResult<Output> {
+        self.stats.ops += 1;
+        match op {
+            Op::Get(k) => string::op_get(self, &k, now_ms),
+            Op::Set { key, value, expiry, cond, get } => string::op_set(self, &key, value, expiry, cond, get, now_ms),
+            Op::GetDel(k) => string::op_getdel(self, &k, now_ms),
+            Op::GetEx { key, expiry } => string::op_getex(self, &key, expiry, now_ms),
+            Op::Append { key, value } => string::op_append(self, &key, &value, now_ms),
+            Op::StrLen(k) => string::op_strlen(self, &k, now_ms),
+            Op::GetRange { key, start, end } => string::op_getrange(self, &key, start, end, now_ms),
+            Op::SetRange { key, offset, value } => string::op_setrange(self, &key, offset, &value, now_ms),
+            Op::IncrBy { key, delta } => string::op_incrby(self, &key, delta, now_ms),
+            Op::IncrByFloat { key, delta } => string::op_incrbyfloat(self, &key, delta, now_ms),
+            Op::MGet(ks) => string::op_mget(self, &ks, now_ms),
+            Op::MSet(pairs) => string::op_mset(self, pairs, now_ms),
+            Op::MSetNx(pairs) => string::op_msetnx(self, pairs, now_ms),
+            Op::Exists(ks) | Op::Touch(ks) => keyspace::op_exists(self, &ks, now_ms),
+            Op::Del(ks) => keyspace::op_del(self, &ks, now_ms),
+            Op::Type(k) => keyspace::op_type(self, &k, now_ms),
+            Op::Expire { key, at_ms, cond } => keyspace::op_expire(self, &key, at_ms, cond, now_ms),
+            Op::Pttl(k) => keyspace::op_pttl(self, &k, now_ms),
+            Op::PexpireTime(k) => keyspace::op_pexpiretime(self, &k, now_ms),
+            Op::Persist(k) => keyspace::op_persist(self, &k, now_ms),
+            Op::Keys(pattern) => keyspace::op_keys(self, &pattern, now_ms),
+            Op::Scan { cursor, pattern, count, type_name } => {
+                keyspace::op_scan(self, cursor, pattern.as_deref(), count, type_name.as_deref(), now_ms)
+            }
+            Op::RandomKey => keyspace::op_randomkey(self, now_ms),
+            Op::DbSize => Ok(Output::Int(self.stats.keys as i64)),
+            Op::FlushDb => keyspace::op_flushdb(self),
+            Op::Take(k) => keyspace::op_take(self, &k, now_ms),
+            Op::Restore { key, record, nx } => keyspace::op_restore(self, &key, &record, nx, now_ms),
+            Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
+        }
+    }
+
+    /// Reads the record of `key` as of `now_ms`.
+    pub fn entry(&self, key: &[u8], now_ms: i64) -> OpResult<Entry> {
+        let stored = match self.store.get(&keys::meta_key(key))? {
+            Some(raw) => Meta::decode(&raw),
+            None => None,
+        };
+        let live = stored.as_ref().is_some_and(|m| !m.is_expired(now_ms));
+        Ok(Entry { stored, live })
+    }
+
+    /// Writes `new` as the record of `key`, whose previous state was `old`.
+    pub fn put(&mut self, key: &[u8], old: &Entry, new: &Meta) {
+        let old_exp = old.stored.as_ref().and_then(|m| m.expire_at);
+        if old.stored.is_none() {
+            self.stats.keys += 1;
+        }
+        match (old_exp, new.expire_at) {
+            (None, Some(_)) => self.stats.expires += 1,
+            (Some(_), None) => self.stats.expires -= 1,
+            _ => {}
+        }
+        if old_exp != new.expire_at {
+            if let Some(t) = old_exp {
+                self.store.delete(keys::expire_key(t, key));
+            }
+            if let Some(t) = new.expire_at {
+                self.store.put(keys::expire_key(t, key), Vec::new());
+            }
+        }
+        self.store.put(keys::meta_key(key), new.encode());
+    }
+
+    /// Removes `key`, whose state was `old`; a no-op when nothing is stored.
+    pub fn remove(&mut self, key: &[u8], old: &Entry) {
+        let Some(stored) = &old.stored else { return };
+        self.stats.keys -= 1;
+        if let Some(t) = stored.expire_at {
+            self.stats.expires -= 1;
+            self.store.delete(keys::expire_key(t, key));
+        }
+        self.store.delete(keys::meta_key(key));
+    }
+
+    pub fn has_pending(&self) -> bool {
+        self.store.has_pending()
+    }
+
+    /// Writes this tick's pending batch to RocksDB.
+    pub fn commit(&mut self) -> OpResult<()> {
+        self.store.commit()
+    }
+
+    pub(crate) fn store(&self) -> &ShardStore {
+        &self.store
+    }
+
+    pub(crate) fn store_mut(&mut self) -> &mut ShardStore {
+        &mut self.store
+    }
+
+    pub(crate) fn reset_counts(&mut self) {
+        self.stats.keys = 0;
+        self.stats.expires = 0;
+    }
+
+    pub(crate) fn save_cursor(&mut self, last_key: Vec<u8>) -> u64 {
+        self.cursors.insert(last_key)
+    }
+
+    pub(crate) fn cursor_position(&self, token: u64) -> Option<&[u8]> {
+        self.cursors.map.get(&token).map(|v| v.as_slice())
+    }
+
+    /// Active expiry: removes up to `max` keys whose expiry passed, walking
+    /// the expiry index from its start. Returns how many were removed and
+    /// whether the walk stopped early (more may be due).
+    pub fn expire_cycle(&mut self, now_ms: i64, max: usize) -> OpResult<(usize, bool)> {
+        self.commit()?;
+        let mut due = Vec::new();
+        let upper = keys::expire_key(now_ms.saturating_add(1), b"");
+        self.store.scan(&[keys::EXPIRE], &upper, |k, _| {
+            if let Some((at, user)) = keys::parse_expire_key(k) {
+                due.push((at, user.to_vec()));
+            }
+            due.len() < max
+        })?;
+        let more = due.len() >= max;
+        let mut removed = 0;
+        for (at, user) in due {
+            let e = self.entry(&user, now_ms)?;
+            match &e.stored {
+                Some(m) if m.expire_at == Some(at) && m.is_expired(now_ms) => {
+                    self.remove(&user, &e);
+                    self.stats.expired_keys += 1;
+                    removed += 1;
+                }
+                // A stale index entry (the key was rewritten): drop it.
+                _ => self.store.delete(keys::expire_key(at, &user)),
+            }
+        }
+        self.commit()?;
+        Ok((removed, more))
+    }
+
+    pub(crate) fn random_u64(&mut self) -> u64 {
+        self.rng.r#gen()
+    }
+}

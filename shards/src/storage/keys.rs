@@ -1,0 +1,68 @@
+//! Layout of keys inside a shard's data column family.
+//!
+//! Every record starts with a one-byte namespace so the namespaces sort apart
+//! and can be scanned or range-deleted on their own:
+//! - `m` + user key: the key's metadata record ([`super::meta::Meta`]).
+//! - `e` + expire-at (u64 BE, so it sorts by time) + user key: the expiry
+//!   index that active expiry walks from its start.
+//! - `s` + ...: versioned sub-keys of collections (hash, list, set, zset).
+
+pub const META: u8 = b'm';
+pub const EXPIRE: u8 = b'e';
+
+/// First key after every namespace: upper bound for "delete everything".
+pub const END: &[u8] = &[0xff];
+
+pub fn meta_key(user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + user_key.len());
+    k.push(META);
+    k.extend_from_slice(user_key);
+    k
+}
+
+/// The user key inside a metadata key, if it is one.
+pub fn user_key_of_meta(raw: &[u8]) -> Option<&[u8]> {
+    match raw.split_first() {
+        Some((&META, rest)) => Some(rest),
+        _ => None,
+    }
+}
+
+/// Expiry times before the epoch are clamped to 0: they are all "already past".
+pub fn expire_key(at_ms: i64, user_key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(9 + user_key.len());
+    k.push(EXPIRE);
+    k.extend_from_slice(&(at_ms.max(0) as u64).to_be_bytes());
+    k.extend_from_slice(user_key);
+    k
+}
+
+/// Splits an expiry-index key into (expire-at, user key).
+pub fn parse_expire_key(raw: &[u8]) -> Option<(i64, &[u8])> {
+    if raw.len() < 9 || raw[0] != EXPIRE {
+        return None;
+    }
+    let at = u64::from_be_bytes(raw[1..9].try_into().ok()?);
+    Some((at.min(i64::MAX as u64) as i64, &raw[9..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expire_keys_sort_by_time_and_round_trip() {
+        let a = expire_key(5, b"zzz");
+        let b = expire_key(6, b"aaa");
+        assert!(a < b);
+        assert_eq!(parse_expire_key(&a), Some((5, &b"zzz"[..])));
+        assert_eq!(parse_expire_key(&expire_key(-7, b"k")), Some((0, &b"k"[..])));
+        assert_eq!(parse_expire_key(b"e123"), None);
+    }
+
+    #[test]
+    fn meta_keys_round_trip() {
+        assert_eq!(user_key_of_meta(&meta_key(b"foo")), Some(&b"foo"[..]));
+        assert_eq!(user_key_of_meta(b"efoo"), None);
+    }
+}

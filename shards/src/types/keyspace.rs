@@ -1,0 +1,342 @@
+//! Type-independent key commands: existence, deletion, expiry, iteration,
+//! and the two halves of a cross-shard RENAME.
+
+use bytes::Bytes;
+
+use crate::error::OpError;
+use crate::error::OpResult;
+use crate::glob::glob_match;
+use crate::op::ExpireCond;
+use crate::op::Output;
+use crate::shard::Shard;
+use crate::storage::keys;
+use crate::storage::meta::Meta;
+
+pub fn op_exists(sh: &Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
+    let mut n = 0;
+    for k in ks {
+        if sh.entry(k, now)?.exists() {
+            n += 1;
+        }
+    }
+    Ok(Output::Int(n))
+}
+
+pub fn op_del(sh: &mut Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
+    let mut n = 0;
+    for k in ks {
+        let e = sh.entry(k, now)?;
+        if e.exists() {
+            n += 1;
+        }
+        // An expired record is removed too, it just does not count.
+        sh.remove(k, &e);
+    }
+    Ok(Output::Int(n))
+}
+
+pub fn op_type(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    Ok(Output::Status(sh.entry(key, now)?.live().map_or("none", |m| m.kind().name())))
+}
+
+pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    let Some(m) = e.live() else { return Ok(Output::Int(0)) };
+    let ok = match (cond, m.expire_at) {
+        (ExpireCond::Always, _) => true,
+        (ExpireCond::Nx, cur) => cur.is_none(),
+        (ExpireCond::Xx, cur) => cur.is_some(),
+        // A key without expiry has an infinite TTL.
+        (ExpireCond::Gt, Some(cur)) => at_ms > cur,
+        (ExpireCond::Gt, None) => false,
+        (ExpireCond::Lt, Some(cur)) => at_ms < cur,
+        (ExpireCond::Lt, None) => true,
+    };
+    if !ok {
+        return Ok(Output::Int(0));
+    }
+    if at_ms <= now {
+        sh.remove(key, &e);
+    } else {
+        let new = Meta { expire_at: Some(at_ms), body: m.body.clone() };
+        sh.put(key, &e, &new);
+    }
+    Ok(Output::Int(1))
+}
+
+pub fn op_pttl(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    Ok(Output::Int(match sh.entry(key, now)?.live() {
+        None => -2,
+        Some(Meta { expire_at: None, .. }) => -1,
+        Some(Meta { expire_at: Some(t), .. }) => (t - now).max(0),
+    }))
+}
+
+pub fn op_pexpiretime(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    Ok(Output::Int(match sh.entry(key, now)?.live() {
+        None => -2,
+        Some(m) => m.expire_at.unwrap_or(-1),
+    }))
+}
+
+pub fn op_persist(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    match e.live() {
+        Some(m) if m.expire_at.is_some() => {
+            let new = Meta { expire_at: None, body: m.body.clone() };
+            sh.put(key, &e, &new);
+            Ok(Output::Int(1))
+        }
+        _ => Ok(Output::Int(0)),
+    }
+}
+
+/// The literal start of a glob: every match begins with it, so KEYS can seek
+/// there instead of walking the whole shard.
+fn literal_prefix(pattern: &[u8]) -> &[u8] {
+    let end = pattern.iter().position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\')).unwrap_or(pattern.len());
+    &pattern[..end]
+}
+
+fn prefix_upper_bound(prefix: &[u8]) -> Vec<u8> {
+    let mut up = prefix.to_vec();
+    while let Some(last) = up.pop() {
+        if last < 0xff {
+            up.push(last + 1);
+            return up;
+        }
+    }
+    vec![keys::META + 1]
+}
+
+pub fn op_keys(sh: &mut Shard, pattern: &[u8], now: i64) -> OpResult<Output> {
+    sh.commit()?;
+    let from = keys::meta_key(literal_prefix(pattern));
+    let to = prefix_upper_bound(&from);
+    let mut out = Vec::new();
+    sh.store().scan(&from, &to, |k, v| {
+        if let Some(user) = keys::user_key_of_meta(k) {
+            let expired = Meta::peek_expire(v).is_some_and(|t| t <= now);
+            if !expired && glob_match(pattern, user) {
+                out.push(Output::Bulk(Bytes::copy_from_slice(user)));
+            }
+        }
+        true
+    })?;
+    Ok(Output::Array(out))
+}
+
+/// One SCAN step over this shard: `cursor` 0 starts at the beginning, other
+/// values are tokens from an earlier step (an unknown token restarts the
+/// shard, which still returns every key at least once).
+pub fn op_scan(
+    sh: &mut Shard,
+    cursor: u64,
+    pattern: Option<&[u8]>,
+    count: usize,
+    type_name: Option<&[u8]>,
+    now: i64,
+) -> OpResult<Output> {
+    sh.commit()?;
+    let start = match (cursor, sh.cursor_position(cursor)) {
+        (0, _) | (_, None) => vec![keys::META],
+        (_, Some(last)) => {
+            let mut k = last.to_vec();
+            k.push(0); // first key after `last`
+            k
+        }
+    };
+    let mut found = Vec::new();
+    let mut visited = 0usize;
+    let mut last = None;
+    let count = count.max(1);
+    sh.store().scan(&start, &[keys::META + 1], |k, v| {
+        visited += 1;
+        last = Some(k.to_vec());
+        if let (Some(user), Some(m)) = (keys::user_key_of_meta(k), Meta::decode(v)) {
+            let wanted = !m.is_expired(now)
+                && pattern.is_none_or(|p| glob_match(p, user))
+                && type_name.is_none_or(|t| t.eq_ignore_ascii_case(m.kind().name().as_bytes()));
+            if wanted {
+                found.push(Bytes::copy_from_slice(user));
+            }
+        }
+        visited < count
+    })?;
+    let next = match last {
+        Some(k) if visited >= count => sh.save_cursor(k),
+        _ => 0,
+    };
+    Ok(Output::Scan { cursor: next, keys: found })
+}
+
+pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
+    sh.commit()?;
+    if sh.stats().keys == 0 {
+        return Ok(Output::Nil);
+    }
+    // Seek to a random position and take the next live key, wrapping once.
+    for _ in 0..16 {
+        let mut probe = vec![keys::META];
+        probe.extend_from_slice(&sh.random_u64().to_be_bytes());
+        let mut pick = None;
+        for (from, to) in [(probe.clone(), vec![keys::META + 1]), (vec![keys::META], probe)] {
+            sh.store().scan(&from, &to, |k, v| {
+                let expired = Meta::peek_expire(v).is_some_and(|t| t <= now);
+                if !expired {
+                    pick = keys::user_key_of_meta(k).map(Bytes::copy_from_slice);
+                }
+                pick.is_none()
+            })?;
+            if pick.is_some() {
+                return Ok(Output::bulk_or_nil(pick));
+            }
+        }
+    }
+    Ok(Output::Nil)
+}
+
+pub fn op_flushdb(sh: &mut Shard) -> OpResult<Output> {
+    sh.store_mut().delete_range(&[0], keys::END)?;
+    sh.reset_counts();
+    Ok(Output::Ok)
+}
+
+/// Removes a live key and returns its encoded record, Nil when absent.
+pub fn op_take(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    let Some(m) = e.live() else { return Ok(Output::Nil) };
+    let record = Bytes::from(m.encode());
+    sh.remove(key, &e);
+    Ok(Output::Bulk(record))
+}
+
+/// Writes a record produced by `op_take`. With `nx` it refuses (Int 0) when
+/// the key exists; otherwise it overwrites and answers Int 1.
+pub fn op_restore(sh: &mut Shard, key: &[u8], record: &[u8], nx: bool, now: i64) -> OpResult<Output> {
+    let meta = Meta::decode(record).ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;
+    let e = sh.entry(key, now)?;
+    if nx && e.exists() {
+        return Ok(Output::Int(0));
+    }
+    sh.put(key, &e, &meta);
+    Ok(Output::Int(1))
+}
+
+pub fn op_rename(sh: &mut Shard, src: &[u8], dst: &[u8], nx: bool, now: i64) -> OpResult<Output> {
+    let se = sh.entry(src, now)?;
+    let Some(m) = se.live().cloned() else { return Err(OpError::NoSuchKey) };
+    if src == dst {
+        return Ok(if nx { Output::Int(0) } else { Output::Ok });
+    }
+    let de = sh.entry(dst, now)?;
+    if nx && de.exists() {
+        return Ok(Output::Int(0));
+    }
+    sh.remove(src, &se);
+    sh.put(dst, &de, &m);
+    Ok(if nx { Output::Int(1) } else { Output::Ok })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::Op;
+    use crate::op::SetCond;
+    use crate::op::SetExpiry;
+    use crate::slot::ShardId;
+
+    fn shard() -> (tempfile::TempDir, Shard) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
+        (dir, Shard::open(ShardId(0), db).unwrap())
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn set(sh: &mut Shard, k: &str, v: &str, expiry: SetExpiry) {
+        let op = Op::Set { key: b(k), value: b(v), expiry, cond: SetCond::Always, get: false };
+        assert_eq!(sh.execute(op, 1000).unwrap(), Output::Ok);
+    }
+
+    #[test]
+    fn expiry_hides_keys_and_active_cycle_removes_them() {
+        let (_d, mut sh) = shard();
+        set(&mut sh, "a", "1", SetExpiry::At(1500));
+        set(&mut sh, "b", "2", SetExpiry::Clear);
+        assert_eq!(sh.stats().keys, 2);
+        assert_eq!(sh.stats().expires, 1);
+        assert_eq!(sh.execute(Op::Get(b("a")), 1499).unwrap(), Output::Bulk(b("1")));
+        assert_eq!(sh.execute(Op::Get(b("a")), 1500).unwrap(), Output::Nil);
+        assert_eq!(sh.execute(Op::Pttl(b("a")), 1200).unwrap(), Output::Int(300));
+        assert_eq!(sh.expire_cycle(2000, 100).unwrap(), (1, false));
+        assert_eq!(sh.stats().keys, 1);
+        assert_eq!(sh.stats().expires, 0);
+    }
+
+    #[test]
+    fn rewriting_a_key_leaves_no_live_index_entry() {
+        let (_d, mut sh) = shard();
+        set(&mut sh, "a", "1", SetExpiry::At(1500));
+        set(&mut sh, "a", "2", SetExpiry::Clear);
+        assert_eq!(sh.expire_cycle(2000, 100).unwrap(), (0, false));
+        assert_eq!(sh.execute(Op::Get(b("a")), 3000).unwrap(), Output::Bulk(b("2")));
+    }
+
+    #[test]
+    fn keys_scan_and_flush() {
+        let (_d, mut sh) = shard();
+        for i in 0..25 {
+            set(&mut sh, &format!("user:{i}"), "x", SetExpiry::Clear);
+        }
+        set(&mut sh, "other", "x", SetExpiry::Clear);
+        let Output::Array(ks) = sh.execute(Op::Keys(b("user:*")), 1000).unwrap() else { panic!() };
+        assert_eq!(ks.len(), 25);
+        let mut cursor = 0;
+        let mut seen = 0;
+        loop {
+            let op = Op::Scan { cursor, pattern: Some(b("user:*")), count: 10, type_name: None };
+            let Output::Scan { cursor: next, keys } = sh.execute(op, 1000).unwrap() else { panic!() };
+            seen += keys.len();
+            cursor = next;
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen, 25);
+        assert!(matches!(sh.execute(Op::RandomKey, 1000).unwrap(), Output::Bulk(_)));
+        sh.execute(Op::FlushDb, 1000).unwrap();
+        assert_eq!(sh.execute(Op::DbSize, 1000).unwrap(), Output::Int(0));
+        assert_eq!(sh.execute(Op::RandomKey, 1000).unwrap(), Output::Nil);
+    }
+
+    #[test]
+    fn rename_keeps_ttl_and_counts() {
+        let (_d, mut sh) = shard();
+        set(&mut sh, "a", "1", SetExpiry::At(5000));
+        set(&mut sh, "b", "2", SetExpiry::Clear);
+        let op = Op::Rename { src: b("a"), dst: b("b"), nx: false };
+        assert_eq!(sh.execute(op, 1000).unwrap(), Output::Ok);
+        assert_eq!(sh.execute(Op::PexpireTime(b("b")), 1000).unwrap(), Output::Int(5000));
+        assert_eq!(sh.stats().keys, 1);
+        let op = Op::Rename { src: b("a"), dst: b("b"), nx: false };
+        assert_eq!(sh.execute(op, 1000), Err(OpError::NoSuchKey));
+    }
+
+    #[test]
+    fn counters_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
+            let mut sh = Shard::open(ShardId(0), db).unwrap();
+            set(&mut sh, "a", "1", SetExpiry::At(5000));
+            set(&mut sh, "b", "1", SetExpiry::Clear);
+            sh.commit().unwrap();
+        }
+        let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
+        let sh = Shard::open(ShardId(0), db).unwrap();
+        assert_eq!((sh.stats().keys, sh.stats().expires), (2, 1));
+    }
+}
