@@ -38,6 +38,16 @@ pub fn now_ms() -> i64 {
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 const EXPIRE_BATCH: usize = 200;
 
+/// A batch of ops handed to a shard whose results are not collected yet.
+pub enum Pending {
+    /// Ran here; waits only for durability (the ticket, under `always`).
+    Local(OpResults, Option<u64>),
+    /// Sent to another core; its reply arrives once durable there.
+    Remote(flume::Receiver<OpResults>, usize),
+    /// The target core is gone.
+    Failed(usize),
+}
+
 pub struct Core {
     pub id: ShardId,
     pub router: Router,
@@ -117,19 +127,37 @@ impl Core {
         (results, ticket)
     }
 
-    /// Runs `ops` on `shard` (here or on its core) and returns once the
-    /// results may be sent to a client under the fsync policy.
-    pub async fn call(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> OpResults {
+    /// Starts `ops` on `shard`: runs them now when the shard is this
+    /// core's, else sends them to its core. Sending every batch before
+    /// awaiting any lets shards work in parallel.
+    pub fn submit(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> Pending {
         if shard == self.id {
             let (results, ticket) = self.run_local(ops);
-            return self.settle(results, ticket).await;
+            return Pending::Local(results, ticket);
         }
         let n = ops.len();
         let (tx, rx) = flume::bounded(1);
         if !self.router.send(shard, ShardMsg::Ops { ops, reply: tx }) {
-            return vec![Err(OpError::Storage("shard stopped".into())); n];
+            return Pending::Failed(n);
         }
-        rx.recv_async().await.unwrap_or_else(|_| vec![Err(OpError::Storage("shard stopped".into())); n])
+        Pending::Remote(rx, n)
+    }
+
+    /// Results of a submitted batch, once they may be sent to a client
+    /// under the fsync policy.
+    pub async fn finish(&self, pending: Pending) -> OpResults {
+        let stopped = |n| vec![Err(OpError::Storage("shard stopped".into())); n];
+        match pending {
+            Pending::Local(results, ticket) => self.settle(results, ticket).await,
+            Pending::Remote(rx, n) => rx.recv_async().await.unwrap_or_else(|_| stopped(n)),
+            Pending::Failed(n) => stopped(n),
+        }
+    }
+
+    /// Runs `ops` on `shard` and waits for the results.
+    pub async fn call(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> OpResults {
+        let p = self.submit(shard, ops);
+        self.finish(p).await
     }
 
     /// Convenience for one op.
@@ -173,6 +201,14 @@ impl Core {
         if self.durability.policy() == FsyncPolicy::Always {
             self.durability.request(seq);
         }
+    }
+
+    /// Commits pending writes and syncs the WAL on the calling thread. Only
+    /// for shutdown, when blocking the executor no longer matters.
+    pub fn flush_blocking(&self) -> OpResult<()> {
+        let mut shard = self.shard.borrow_mut();
+        shard.commit()?;
+        shard.sync_wal()
     }
 
     /// Runs a closure sent by another core.

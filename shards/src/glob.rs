@@ -3,6 +3,11 @@
 
 /// True when `s` matches the Redis glob `pattern`.
 pub fn glob_match(pattern: &[u8], s: &[u8]) -> bool {
+    // Redis's matcher says "*" does not match "", but KEYS and SCAN skip
+    // matching for a lone "*", so the empty key is listed; do the same.
+    if pattern == b"*" {
+        return true;
+    }
     let mut skip_longer = false;
     match_impl(pattern, s, &mut skip_longer, 0)
 }

@@ -40,6 +40,8 @@ pub enum ExpireCond {
     Gt,
     /// LT: only when the new expiry is less than the current one.
     Lt,
+    /// XX and LT together: the key has an expiry and the new one is less.
+    XxLt,
 }
 
 /// What GETEX does to the expiry.

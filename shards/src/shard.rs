@@ -200,6 +200,11 @@ impl Shard {
         self.store.commit()
     }
 
+    /// fsyncs the node's WAL on the calling thread (shutdown only).
+    pub fn sync_wal(&self) -> OpResult<()> {
+        Ok(self.store.db().flush_wal(true)?)
+    }
+
     pub(crate) fn store(&self) -> &ShardStore {
         &self.store
     }

@@ -51,6 +51,8 @@ pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: 
         (ExpireCond::Gt, None) => false,
         (ExpireCond::Lt, Some(cur)) => at_ms < cur,
         (ExpireCond::Lt, None) => true,
+        (ExpireCond::XxLt, Some(cur)) => at_ms < cur,
+        (ExpireCond::XxLt, None) => false,
     };
     if !ok {
         return Ok(Output::Int(0));

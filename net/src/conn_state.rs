@@ -1,0 +1,67 @@
+//! State of one client connection, and the part of it other cores may read
+//! (CLIENT LIST, INFO) through this core's client registry.
+
+use std::cell::Cell;
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::resp::Protocol;
+
+/// What CLIENT LIST shows about a connection. Owned by its core.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: String,
+    pub laddr: String,
+    pub created: Instant,
+    pub name: RefCell<Option<Bytes>>,
+    pub lib_name: RefCell<Option<Bytes>>,
+    pub lib_ver: RefCell<Option<Bytes>>,
+    pub last_active: Cell<Instant>,
+    pub last_command: Cell<&'static str>,
+    pub resp: Cell<u8>,
+}
+
+impl ClientInfo {
+    /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
+    pub fn describe(&self) -> String {
+        let now = Instant::now();
+        let text = |v: &RefCell<Option<Bytes>>| v.borrow().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        format!(
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+            self.id,
+            self.addr,
+            self.laddr,
+            text(&self.name),
+            now.duration_since(self.created).as_secs(),
+            now.duration_since(self.last_active.get()).as_secs(),
+            self.last_command.get(),
+            self.resp.get(),
+            text(&self.lib_name),
+            text(&self.lib_ver),
+        )
+    }
+}
+
+/// Per-connection state that commands may change.
+pub struct ConnState {
+    pub info: Rc<ClientInfo>,
+    pub proto: Protocol,
+    /// Set by QUIT: close once the pending replies are written.
+    pub closing: bool,
+    /// Name of the command being run (CLIENT LIST's `cmd=`).
+    pub last_command: &'static str,
+}
+
+impl ConnState {
+    pub fn new(info: Rc<ClientInfo>) -> Self {
+        ConnState { info, proto: Protocol::Resp2, closing: false, last_command: "NULL" }
+    }
+
+    pub fn set_proto(&mut self, p: Protocol) {
+        self.proto = p;
+        self.info.resp.set(if p == Protocol::Resp3 { 3 } else { 2 });
+    }
+}

@@ -1,0 +1,235 @@
+//! One client connection: read, parse every complete request in the buffer,
+//! run them as one batch (ops for the same shard in one message), and write
+//! all replies in request order with one write.
+
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use std::time::Instant;
+
+use bytes::BytesMut;
+use futures_lite::AsyncReadExt;
+use futures_lite::AsyncWriteExt;
+use glommio::net::TcpStream;
+use shardis_shards::core::Pending;
+use shardis_shards::error::OpError;
+use shardis_shards::error::OpResult;
+use shardis_shards::op::Op;
+use shardis_shards::op::Output;
+use shardis_shards::slot::ShardId;
+
+use crate::cmd;
+use crate::cmd::Ctx;
+use crate::cmd::Finish;
+use crate::cmd::FinishMany;
+use crate::cmd::Plan;
+use crate::conn_state::ClientInfo;
+use crate::conn_state::ConnState;
+use crate::reply::protocol_error_reply;
+use crate::resp::Limits;
+use crate::resp::Protocol;
+use crate::resp::Reply;
+use crate::resp::RequestParser;
+use crate::resp::encode;
+use crate::server::CoreCtx;
+
+/// Size of one socket read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Most commands run as one batch before their replies are written; keeps
+/// the replies held in memory for a deep pipeline bounded.
+const MAX_BATCH: usize = 1024;
+
+/// Where a command's reply will come from.
+enum Slot {
+    Ready(Reply),
+    One(Finish, Option<OpResult<Output>>),
+    Many(FinishMany, Vec<Option<OpResult<Output>>>),
+}
+
+/// The commands of one pipeline batch, their shard ops grouped per shard.
+#[derive(Default)]
+struct Batch {
+    slots: Vec<(Slot, Protocol)>,
+    /// Per shard: the ops, and for each op the (slot, part) it answers.
+    groups: Vec<(ShardId, Vec<Op>, Vec<(usize, usize)>)>,
+}
+
+impl Batch {
+    fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn add_op(&mut self, shard: ShardId, op: Op, slot: usize, part: usize) {
+        match self.groups.iter_mut().find(|(s, _, _)| *s == shard) {
+            Some((_, ops, dest)) => {
+                ops.push(op);
+                dest.push((slot, part));
+            }
+            None => self.groups.push((shard, vec![op], vec![(slot, part)])),
+        }
+    }
+
+    async fn push(&mut self, cx: &Rc<CoreCtx>, plan: Plan, proto: Protocol) {
+        let idx = self.slots.len();
+        let slot = match plan {
+            Plan::Reply(r) => Slot::Ready(r),
+            Plan::One { shard, op, finish } => {
+                self.add_op(shard, op, idx, 0);
+                Slot::One(finish, None)
+            }
+            Plan::Many { parts, finish } => {
+                let n = parts.len();
+                for (j, (shard, op)) in parts.into_iter().enumerate() {
+                    self.add_op(shard, op, idx, j);
+                }
+                Slot::Many(finish, (0..n).map(|_| None).collect())
+            }
+            Plan::Async(fut) => {
+                // Dependent steps see every earlier command's effects.
+                self.run_groups(cx).await;
+                Slot::Ready(fut.await)
+            }
+        };
+        self.slots.push((slot, proto));
+    }
+
+    /// Sends every shard its ops at once, then collects the results.
+    async fn run_groups(&mut self, cx: &Rc<CoreCtx>) {
+        let groups = std::mem::take(&mut self.groups);
+        let mut waiting: Vec<(Pending, Vec<(usize, usize)>)> = Vec::with_capacity(groups.len());
+        for (shard, ops, dest) in groups {
+            waiting.push((cx.core.submit(shard, ops), dest));
+        }
+        for (pending, dest) in waiting {
+            let results = cx.core.finish(pending).await;
+            for (r, (slot, part)) in results.into_iter().zip(dest) {
+                match &mut self.slots[slot].0 {
+                    Slot::One(_, out) => *out = Some(r),
+                    Slot::Many(_, outs) => outs[part] = Some(r),
+                    Slot::Ready(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Runs what is pending and encodes every reply, in order, into `out`.
+    async fn finish(&mut self, cx: &Rc<CoreCtx>, out: &mut BytesMut) {
+        self.run_groups(cx).await;
+        let lost = || Err(OpError::Storage("reply lost".into()));
+        for (slot, proto) in self.slots.drain(..) {
+            let reply = match slot {
+                Slot::Ready(r) => r,
+                Slot::One(f, r) => f(r.unwrap_or_else(lost)),
+                Slot::Many(f, rs) => f(rs.into_iter().map(|r| r.unwrap_or_else(lost)).collect()),
+            };
+            encode(out, reply, proto);
+        }
+    }
+}
+
+fn register(cx: &Rc<CoreCtx>, stream: &TcpStream) -> Rc<ClientInfo> {
+    let id = cx.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let addr = |a: Result<std::net::SocketAddr, _>| a.map(|a| a.to_string()).unwrap_or_default();
+    let now = Instant::now();
+    let info = Rc::new(ClientInfo {
+        id,
+        addr: addr(stream.peer_addr()),
+        laddr: addr(stream.local_addr()),
+        created: now,
+        name: Default::default(),
+        lib_name: Default::default(),
+        lib_ver: Default::default(),
+        last_active: now.into(),
+        last_command: "NULL".into(),
+        resp: 2.into(),
+    });
+    cx.clients.borrow_mut().insert(id, info.clone());
+    info
+}
+
+/// Serves one client until it disconnects, sends QUIT, violates the
+/// protocol, or stops reading its replies for too long.
+pub async fn run(cx: Rc<CoreCtx>, mut stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let timeout = cx.shared.output_timeout_ms.load(Ordering::Relaxed);
+    if timeout > 0 {
+        let _ = stream.set_write_timeout(Some(Duration::from_millis(timeout)));
+    }
+    let info = register(&cx, &stream);
+    let id = info.id;
+    let mut conn = ConnState::new(info);
+    if let Err(e) = serve(&cx, &mut stream, &mut conn).await {
+        tracing::debug!(client = id, error = %e, "connection closed");
+    }
+    let _ = stream.close().await;
+    cx.clients.borrow_mut().remove(&id);
+}
+
+async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut parser = RequestParser::default();
+    let mut batch = Batch::default();
+    loop {
+        let shared = &cx.shared;
+        let limits = Limits {
+            max_bulk: shared.proto_max_bulk_len.load(Ordering::Relaxed),
+            ..Limits::default()
+        };
+        if rbuf.len() >= shared.query_buffer_limit.load(Ordering::Relaxed) {
+            tracing::warn!(client = conn.info.id, "closing client that reached max query buffer length");
+            return Ok(());
+        }
+        let start = rbuf.len();
+        let want = parser.bytes_wanted(start).clamp(READ_CHUNK, 4 << 20);
+        rbuf.resize(start + want, 0);
+        let n = stream.read(&mut rbuf[start..]).await?;
+        rbuf.truncate(start + n);
+        if n == 0 {
+            return Ok(());
+        }
+        conn.info.last_active.set(Instant::now());
+
+        let mut close = false;
+        loop {
+            match parser.next(&mut rbuf, &limits) {
+                Ok(None) => break,
+                Ok(Some(args)) if args.is_empty() => continue,
+                Ok(Some(args)) => {
+                    cx.commands_processed.set(cx.commands_processed.get() + 1);
+                    let proto_before = conn.proto;
+                    let plan = cmd::plan(&mut Ctx { cx, conn }, &args);
+                    conn.info.last_command.set(conn.last_command);
+                    // HELLO answers in the protocol it switches to.
+                    let proto = if args[0].eq_ignore_ascii_case(b"hello") { conn.proto } else { proto_before };
+                    batch.push(cx, plan, proto).await;
+                    if conn.closing {
+                        close = true;
+                        break;
+                    }
+                    if batch.len() >= MAX_BATCH {
+                        batch.finish(cx, &mut wbuf).await;
+                        stream.write_all(&wbuf).await?;
+                        wbuf.clear();
+                    }
+                }
+                Err(e) => {
+                    batch.push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto).await;
+                    close = true;
+                    break;
+                }
+            }
+        }
+        batch.finish(cx, &mut wbuf).await;
+        if !wbuf.is_empty() {
+            stream.write_all(&wbuf).await?;
+            wbuf.clear();
+            if wbuf.capacity() > 1 << 20 {
+                wbuf = BytesMut::with_capacity(READ_CHUNK);
+            }
+        }
+        if close {
+            return Ok(());
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `Reply`: what a command answers, independent of the protocol version the
+//! connection speaks, and its encoding to RESP2 or RESP3 with redis-protocol.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use bytes::BytesMut;
+use redis_protocol::resp2::types::BytesFrame as Frame2;
+use redis_protocol::resp3::types::BytesFrame as Frame3;
+use redis_protocol::resp3::types::FrameMap;
+use redis_protocol::resp3::types::VerbatimStringFormat;
+
+/// Protocol version of a connection (HELLO switches it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Resp2,
+    Resp3,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Ok,
+    Simple(Cow<'static, str>),
+    /// Full error text including its code, e.g. `ERR syntax error`.
+    Error(Cow<'static, str>),
+    Int(i64),
+    Bulk(Bytes),
+    /// Null bulk string (RESP2 `$-1`).
+    Nil,
+    /// Null array (RESP2 `*-1`).
+    NilArray,
+    Array(Vec<Reply>),
+    /// A map in RESP3, a flat key/value array in RESP2.
+    Map(Vec<(Reply, Reply)>),
+    /// A set in RESP3, an array in RESP2.
+    Set(Vec<Reply>),
+    Double(f64),
+    /// Verbatim text in RESP3 (INFO), a bulk string in RESP2.
+    Verbatim(String),
+}
+
+impl Reply {
+    pub fn error(text: impl Into<Cow<'static, str>>) -> Reply {
+        Reply::Error(text.into())
+    }
+
+    pub fn bulk(s: impl Into<Bytes>) -> Reply {
+        Reply::Bulk(s.into())
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error(_))
+    }
+}
+
+/// Redis replaces newlines in error texts so the reply stays one line.
+fn error_text(text: &str) -> Cow<'_, str> {
+    if text.contains(['\r', '\n']) { Cow::Owned(text.replace(['\r', '\n'], " ")) } else { Cow::Borrowed(text) }
+}
+
+fn format_double(d: f64) -> String {
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    format!("{d}")
+}
+
+fn to_resp2(r: Reply) -> Frame2 {
+    match r {
+        Reply::Ok => Frame2::SimpleString(Bytes::from_static(b"OK")),
+        Reply::Simple(s) => Frame2::SimpleString(Bytes::from(s.into_owned())),
+        Reply::Error(e) => Frame2::Error(error_text(&e).into_owned().into()),
+        Reply::Int(i) => Frame2::Integer(i),
+        Reply::Bulk(b) => Frame2::BulkString(b),
+        Reply::Nil | Reply::NilArray => Frame2::Null,
+        Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
+        Reply::Map(m) => Frame2::Array(m.into_iter().flat_map(|(k, v)| [to_resp2(k), to_resp2(v)]).collect()),
+        Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(d))),
+        Reply::Verbatim(s) => Frame2::BulkString(Bytes::from(s)),
+    }
+}
+
+fn to_resp3(r: Reply) -> Frame3 {
+    match r {
+        Reply::Ok => Frame3::SimpleString { data: Bytes::from_static(b"OK"), attributes: None },
+        Reply::Simple(s) => Frame3::SimpleString { data: Bytes::from(s.into_owned()), attributes: None },
+        Reply::Error(e) => Frame3::SimpleError { data: error_text(&e).into_owned().into(), attributes: None },
+        Reply::Int(i) => Frame3::Number { data: i, attributes: None },
+        Reply::Bulk(b) => Frame3::BlobString { data: b, attributes: None },
+        Reply::Nil | Reply::NilArray => Frame3::Null,
+        Reply::Array(a) => Frame3::Array { data: a.into_iter().map(to_resp3).collect(), attributes: None },
+        Reply::Set(a) => Frame3::Set { data: a.into_iter().map(to_resp3).collect(), attributes: None },
+        Reply::Map(m) => {
+            let mut data = FrameMap::with_capacity(m.len());
+            for (k, v) in m {
+                data.insert(to_resp3(k), to_resp3(v));
+            }
+            Frame3::Map { data, attributes: None }
+        }
+        Reply::Double(d) => Frame3::Double { data: d, attributes: None },
+        Reply::Verbatim(s) => {
+            Frame3::VerbatimString { data: Bytes::from(s), format: VerbatimStringFormat::Text, attributes: None }
+        }
+    }
+}
+
+/// Appends the encoding of `r` to `out`.
+pub fn encode(out: &mut BytesMut, r: Reply, proto: Protocol) {
+    match (proto, r) {
+        // redis-protocol's RESP2 has a single null; a null array is `*-1`.
+        (Protocol::Resp2, Reply::NilArray) => out.extend_from_slice(b"*-1\r\n"),
+        (Protocol::Resp2, r) => {
+            // Encoding into a growable buffer cannot fail.
+            let _ = redis_protocol::resp2::encode::extend_encode(out, &to_resp2(r), false);
+        }
+        (Protocol::Resp3, r) => {
+            let _ = redis_protocol::resp3::encode::complete::extend_encode(out, &to_resp3(r), false);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(r: Reply, p: Protocol) -> String {
+        let mut b = BytesMut::new();
+        encode(&mut b, r, p);
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn resp2_and_resp3_encodings() {
+        assert_eq!(enc(Reply::Ok, Protocol::Resp2), "+OK\r\n");
+        assert_eq!(enc(Reply::Nil, Protocol::Resp2), "$-1\r\n");
+        assert_eq!(enc(Reply::Nil, Protocol::Resp3), "_\r\n");
+        assert_eq!(enc(Reply::NilArray, Protocol::Resp2), "*-1\r\n");
+        assert_eq!(enc(Reply::Int(-3), Protocol::Resp2), ":-3\r\n");
+        assert_eq!(enc(Reply::bulk("ab"), Protocol::Resp2), "$2\r\nab\r\n");
+        assert_eq!(enc(Reply::error("ERR a\r\nb"), Protocol::Resp2), "-ERR a  b\r\n");
+        let m = Reply::Map(vec![(Reply::bulk("k"), Reply::Int(1))]);
+        assert_eq!(enc(m.clone(), Protocol::Resp2), "*2\r\n$1\r\nk\r\n:1\r\n");
+        assert_eq!(enc(m, Protocol::Resp3), "%1\r\n$1\r\nk\r\n:1\r\n");
+    }
+}

@@ -1,0 +1,115 @@
+//! Node-wide server settings and counters shared by every core.
+//!
+//! Hot-path values are atomics read without locks; the CONFIG table behind
+//! a mutex is only touched by CONFIG GET/SET, never by data commands.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use shardis_shards::durability::FsyncPolicy;
+
+/// Settings the server starts with (from flags / TOML).
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub bind: String,
+    pub port: u16,
+    pub dir: String,
+    pub shards: usize,
+    pub appendfsync: FsyncPolicy,
+    pub maxclients: usize,
+    pub config_file: Option<String>,
+    /// How long a reply write may stall (client not reading) before the
+    /// client is disconnected, ms.
+    pub output_timeout_ms: u64,
+}
+
+pub struct Shared {
+    pub opts: ServerOptions,
+    pub started: Instant,
+    pub run_id: String,
+    pub maxclients: AtomicUsize,
+    pub proto_max_bulk_len: AtomicUsize,
+    pub query_buffer_limit: AtomicUsize,
+    pub output_timeout_ms: AtomicU64,
+    pub connected: AtomicUsize,
+    pub next_client_id: AtomicU64,
+    pub total_connections: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    /// CONFIG parameters that only CONFIG GET/SET look at.
+    pub config: Mutex<BTreeMap<String, String>>,
+}
+
+impl Shared {
+    pub fn new(opts: ServerOptions) -> Self {
+        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+        let mut config = BTreeMap::new();
+        for (k, v) in [
+            ("appendonly", "yes"),
+            ("save", ""),
+            ("databases", "1"),
+            ("maxmemory", "0"),
+            ("maxmemory-policy", "noeviction"),
+            ("timeout", "0"),
+            ("tcp-keepalive", "300"),
+            ("hz", "10"),
+            ("loglevel", "notice"),
+            ("lazyfree-lazy-user-del", "no"),
+            ("lazyfree-lazy-user-flush", "no"),
+            ("hash-max-listpack-entries", "128"),
+            ("hash-max-listpack-value", "64"),
+            ("hash-max-ziplist-entries", "128"),
+            ("hash-max-ziplist-value", "64"),
+            ("list-max-listpack-size", "-2"),
+            ("list-max-ziplist-size", "-2"),
+            ("list-compress-depth", "0"),
+            ("set-max-intset-entries", "512"),
+            ("set-max-listpack-entries", "128"),
+            ("zset-max-listpack-entries", "128"),
+            ("zset-max-listpack-value", "64"),
+            ("zset-max-ziplist-entries", "128"),
+            ("zset-max-ziplist-value", "64"),
+            ("slowlog-log-slower-than", "10000"),
+            ("slowlog-max-len", "128"),
+            ("latency-tracking", "yes"),
+            ("notify-keyspace-events", ""),
+            ("cluster-enabled", "no"),
+            ("protected-mode", "no"),
+            ("io-threads", "1"),
+        ] {
+            config.insert(k.to_string(), v.to_string());
+        }
+        Shared {
+            maxclients: AtomicUsize::new(opts.maxclients),
+            proto_max_bulk_len: AtomicUsize::new(512 * 1024 * 1024),
+            query_buffer_limit: AtomicUsize::new(1024 * 1024 * 1024),
+            output_timeout_ms: AtomicU64::new(opts.output_timeout_ms),
+            connected: AtomicUsize::new(0),
+            next_client_id: AtomicU64::new(1),
+            total_connections: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            config: Mutex::new(config),
+            started: Instant::now(),
+            run_id,
+            opts,
+        }
+    }
+
+    /// Every CONFIG parameter with its current value.
+    pub fn config_snapshot(&self) -> BTreeMap<String, String> {
+        let mut m = self.config.lock().map(|c| c.clone()).unwrap_or_default();
+        let o = &self.opts;
+        m.insert("bind".into(), o.bind.clone());
+        m.insert("port".into(), o.port.to_string());
+        m.insert("dir".into(), o.dir.clone());
+        m.insert("appendfsync".into(), o.appendfsync.name().into());
+        m.insert("maxclients".into(), self.maxclients.load(Ordering::Relaxed).to_string());
+        m.insert("proto-max-bulk-len".into(), self.proto_max_bulk_len.load(Ordering::Relaxed).to_string());
+        m.insert("client-query-buffer-limit".into(), self.query_buffer_limit.load(Ordering::Relaxed).to_string());
+        m.insert("client-output-write-timeout".into(), self.output_timeout_ms.load(Ordering::Relaxed).to_string());
+        m
+    }
+}
