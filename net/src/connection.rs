@@ -35,9 +35,13 @@ use crate::server::CoreCtx;
 
 /// Size of one socket read.
 const READ_CHUNK: usize = 16 * 1024;
-/// Most commands run as one batch before their replies are written; keeps
-/// the replies held in memory for a deep pipeline bounded.
+/// Most commands run as one batch before their replies are written.
 const MAX_BATCH: usize = 1024;
+/// Replies a batch should produce at most. A pipeline is run in waves whose
+/// length adapts to the size of the replies it produced, so a deep pipeline
+/// of large GETs holds a few MiB of replies, not the whole pipeline's.
+const WAVE_BYTES: usize = 4 << 20;
+const FIRST_WAVE: usize = 16;
 
 /// Where a command's reply will come from.
 enum Slot {
@@ -127,6 +131,17 @@ impl Batch {
     }
 }
 
+/// Length of the next wave after a full wave produced `bytes` of replies.
+fn next_wave(wave: usize, bytes: usize) -> usize {
+    if bytes > WAVE_BYTES {
+        (wave / 2).max(1)
+    } else if bytes < WAVE_BYTES / 4 {
+        (wave * 2).min(MAX_BATCH)
+    } else {
+        wave
+    }
+}
+
 fn register(cx: &Rc<CoreCtx>, stream: &TcpStream) -> Rc<ClientInfo> {
     let id = cx.shared.next_client_id.fetch_add(1, Ordering::Relaxed);
     let addr = |a: Result<std::net::SocketAddr, _>| a.map(|a| a.to_string()).unwrap_or_default();
@@ -170,6 +185,7 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let mut batch = Batch::default();
+    let mut wave = FIRST_WAVE;
     loop {
         let shared = &cx.shared;
         let limits = Limits {
@@ -207,8 +223,9 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
                         close = true;
                         break;
                     }
-                    if batch.len() >= MAX_BATCH {
+                    if batch.len() >= wave {
                         batch.finish(cx, &mut wbuf).await;
+                        wave = next_wave(wave, wbuf.len());
                         stream.write_all(&wbuf).await?;
                         wbuf.clear();
                     }
@@ -221,6 +238,9 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
             }
         }
         batch.finish(cx, &mut wbuf).await;
+        if wbuf.len() > WAVE_BYTES {
+            wave = next_wave(wave, wbuf.len());
+        }
         if !wbuf.is_empty() {
             stream.write_all(&wbuf).await?;
             wbuf.clear();

@@ -156,7 +156,7 @@ fn command(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     } else if is(sub, "info") {
         let specs: Vec<Option<&CommandSpec>> =
             if a.len() == 2 { sorted_commands().into_iter().map(Some).collect() } else { a[2..].iter().map(|n| lookup(n)).collect() };
-        reply(Reply::Array(specs.into_iter().map(|s| s.map_or(Reply::NilArray, command_info)).collect()))
+        reply(Reply::Array(specs.into_iter().map(|s| s.map_or(Reply::Nil, command_info)).collect()))
     } else if is(sub, "docs") {
         let specs: Vec<&CommandSpec> =
             if a.len() == 2 { sorted_commands() } else { a[2..].iter().filter_map(|n| lookup(n)).collect() };
