@@ -37,6 +37,9 @@ pub struct Flags {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
     #[arg(long = "log-level")]
     pub log_level: Option<String>,
+    /// Memory for the in-memory read cache of key records, MiB, split across shards [default: 1024]
+    #[arg(long = "cache-mb")]
+    pub cache_mb: Option<usize>,
     /// Microseconds an idle shard spins before parking its thread; trades CPU for cross-core latency [default: 0]
     #[arg(long = "spin-before-park-us")]
     pub spin_before_park_us: Option<u64>,
@@ -58,6 +61,7 @@ struct FileConfig {
     log_level: Option<String>,
     spin_before_park_us: Option<u64>,
     client_output_write_timeout: Option<u64>,
+    cache_mb: Option<usize>,
 }
 
 #[derive(Debug, Error)]
@@ -83,6 +87,7 @@ pub struct Config {
     pub log_level: String,
     pub spin_before_park_us: u64,
     pub client_output_write_timeout: u64,
+    pub cache_mb: usize,
 }
 
 impl Config {
@@ -117,6 +122,7 @@ impl Config {
             appendfsync,
             maxclients,
             log_level: flags.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
+            cache_mb: flags.cache_mb.or(file.cache_mb).unwrap_or(1024),
             spin_before_park_us: flags.spin_before_park_us.or(file.spin_before_park_us).unwrap_or(0),
             client_output_write_timeout: flags
                 .client_output_write_timeout

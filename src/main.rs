@@ -86,11 +86,12 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
         };
         let (db, router, shared, ready) = (db.clone(), router.clone(), shared.clone(), ready_tx.clone());
         let policy = config.appendfsync;
+        let cache_bytes = (config.cache_mb << 20) / config.shards;
         LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
             .spin_before_park(Duration::from_micros(config.spin_before_park_us))
             .spawn(move || async move {
-                let core = match Core::start(ShardId(i), db, router, inbox, policy) {
+                let core = match Core::start(ShardId(i), db, router, inbox, policy, cache_bytes) {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready.send(Err(format!("shard {i}: {e}")));

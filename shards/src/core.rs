@@ -67,8 +67,9 @@ impl Core {
         router: Router,
         inbox: flume::Receiver<ShardMsg>,
         policy: FsyncPolicy,
+        cache_bytes: usize,
     ) -> Result<Rc<Core>, OpError> {
-        let shard = Shard::open(id, db.clone())?;
+        let shard = Shard::open(id, db.clone(), cache_bytes)?;
         let durability = Durability::start(db, policy, id.0).map_err(|e| OpError::Storage(e.to_string()))?;
         let core = Rc::new(Core {
             id,

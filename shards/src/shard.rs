@@ -88,8 +88,9 @@ pub struct Shard {
 
 impl Shard {
     /// Binds shard `id` to its column family and counts its keys.
-    pub fn open(id: ShardId, db: Arc<DB>) -> OpResult<Self> {
-        let store = ShardStore::new(db, data_cf(id.0));
+    /// `cache_bytes` bounds the shard's in-memory read cache.
+    pub fn open(id: ShardId, db: Arc<DB>, cache_bytes: usize) -> OpResult<Self> {
+        let store = ShardStore::new(db, data_cf(id.0), cache_bytes);
         let mut stats = ShardStats::default();
         store.scan(&[keys::META], &[keys::META + 1], |_, v| {
             stats.keys += 1;
@@ -151,7 +152,7 @@ impl Shard {
     /// Reads the record of `key` as of `now_ms`.
     pub fn entry(&self, key: &[u8], now_ms: i64) -> OpResult<Entry> {
         let stored = match self.store.get(&keys::meta_key(key))? {
-            Some(raw) => Meta::decode(&raw),
+            Some(raw) => Meta::decode_bytes(&raw),
             None => None,
         };
         let live = stored.as_ref().is_some_and(|m| !m.is_expired(now_ms));

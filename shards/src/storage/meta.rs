@@ -120,18 +120,25 @@ impl Meta {
 
     /// Decodes a record; `None` means the bytes are not a record we wrote.
     pub fn decode(raw: &[u8]) -> Option<Self> {
+        Self::decode_bytes(&Bytes::copy_from_slice(raw))
+    }
+
+    /// Decodes a record held in `Bytes`; a string value is a slice of
+    /// `raw`, not a copy (GET replies straight from the read cache).
+    pub fn decode_bytes(raw: &Bytes) -> Option<Self> {
         let kind = RedisType::from_u8(*raw.first()?)?;
         let flags = *raw.get(1)?;
-        let mut rest = &raw[2..];
+        let mut at = 2;
         let expire_at = if flags & FLAG_EXPIRE != 0 {
-            let t = i64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
-            rest = &rest[8..];
+            let t = i64::from_be_bytes(raw.get(2..10)?.try_into().ok()?);
+            at = 10;
             Some(t)
         } else {
             None
         };
+        let rest = &raw[at..];
         let body = match kind {
-            RedisType::String => Body::String(Bytes::copy_from_slice(rest)),
+            RedisType::String => Body::String(raw.slice(at..)),
             _ => {
                 if rest.len() != 16 {
                     return None;

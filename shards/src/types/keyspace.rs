@@ -251,7 +251,7 @@ mod tests {
     fn shard() -> (tempfile::TempDir, Shard) {
         let dir = tempfile::tempdir().unwrap();
         let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
-        (dir, Shard::open(ShardId(0), db).unwrap())
+        (dir, Shard::open(ShardId(0), db, 1 << 20).unwrap())
     }
 
     fn b(s: &str) -> Bytes {
@@ -332,13 +332,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
-            let mut sh = Shard::open(ShardId(0), db).unwrap();
+            let mut sh = Shard::open(ShardId(0), db, 1 << 20).unwrap();
             set(&mut sh, "a", "1", SetExpiry::At(5000));
             set(&mut sh, "b", "1", SetExpiry::Clear);
             sh.commit().unwrap();
         }
         let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
-        let sh = Shard::open(ShardId(0), db).unwrap();
+        let sh = Shard::open(ShardId(0), db, 1 << 20).unwrap();
         assert_eq!((sh.stats().keys, sh.stats().expires), (2, 1));
     }
 }
