@@ -21,6 +21,8 @@ use crate::msg::OpResults;
 use crate::msg::ShardMsg;
 use crate::op::Op;
 use crate::op::Output;
+use crate::outbox::Outbox;
+use crate::outbox::ReplySlot;
 use crate::router::Router;
 use crate::shard::Shard;
 use crate::shard::ShardStats;
@@ -42,15 +44,14 @@ const EXPIRE_BATCH: usize = 200;
 pub enum Pending {
     /// Ran here; waits only for durability (the ticket, under `always`).
     Local(OpResults, Option<u64>),
-    /// Sent to another core; its reply arrives once durable there.
-    Remote(flume::Receiver<OpResults>, usize),
-    /// The target core is gone.
-    Failed(usize),
+    /// Queued for another core; the reply arrives once durable there.
+    Remote(Rc<ReplySlot>),
 }
 
 pub struct Core {
     pub id: ShardId,
     pub router: Router,
+    outbox: Rc<Outbox>,
     shard: RefCell<Shard>,
     durability: Rc<Durability>,
     /// Number of the write batch this tick is filling; earlier ones are committed.
@@ -73,6 +74,7 @@ impl Core {
         let durability = Durability::start(db, policy, id.0).map_err(|e| OpError::Storage(e.to_string()))?;
         let core = Rc::new(Core {
             id,
+            outbox: Outbox::new(router.clone()),
             router,
             shard: RefCell::new(shard),
             durability,
@@ -129,29 +131,22 @@ impl Core {
     }
 
     /// Starts `ops` on `shard`: runs them now when the shard is this
-    /// core's, else sends them to its core. Sending every batch before
-    /// awaiting any lets shards work in parallel.
+    /// core's, else queues them for its core (sent once per tick with every
+    /// other connection's ops for that shard).
     pub fn submit(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> Pending {
         if shard == self.id {
             let (results, ticket) = self.run_local(ops);
             return Pending::Local(results, ticket);
         }
-        let n = ops.len();
-        let (tx, rx) = flume::bounded(1);
-        if !self.router.send(shard, ShardMsg::Ops { ops, reply: tx }) {
-            return Pending::Failed(n);
-        }
-        Pending::Remote(rx, n)
+        Pending::Remote(self.outbox.push(shard, ops))
     }
 
     /// Results of a submitted batch, once they may be sent to a client
     /// under the fsync policy.
     pub async fn finish(&self, pending: Pending) -> OpResults {
-        let stopped = |n| vec![Err(OpError::Storage("shard stopped".into())); n];
         match pending {
             Pending::Local(results, ticket) => self.settle(results, ticket).await,
-            Pending::Remote(rx, n) => rx.recv_async().await.unwrap_or_else(|_| stopped(n)),
-            Pending::Failed(n) => stopped(n),
+            Pending::Remote(slot) => slot.wait().await,
         }
     }
 
