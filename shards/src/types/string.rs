@@ -28,6 +28,13 @@ fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entr
     Ok((e, v))
 }
 
+/// Writes `value` under `key`, keeping the key's live expiry (APPEND,
+/// SETRANGE, INCR* change the value but not the TTL).
+fn put_keep_ttl(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, value: Bytes) {
+    let expire_at = e.live().and_then(|m| m.expire_at);
+    sh.put(key, e, &Meta { expire_at, body: Body::String(value) });
+}
+
 pub fn op_get(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
     Ok(Output::bulk_or_nil(live_string(sh, key, now)?.1))
 }
@@ -103,8 +110,7 @@ pub fn op_append(sh: &mut Shard, key: &[u8], value: &[u8], now: i64) -> OpResult
     v.extend_from_slice(&old);
     v.extend_from_slice(value);
     let len = v.len() as i64;
-    let expire_at = e.live().and_then(|m| m.expire_at);
-    sh.put(key, &e, &Meta { expire_at, body: Body::String(v.into()) });
+    put_keep_ttl(sh, key, &e, v.into());
     Ok(Output::Int(len))
 }
 
@@ -146,8 +152,7 @@ pub fn op_setrange(sh: &mut Shard, key: &[u8], offset: usize, value: &[u8], now:
     }
     v[offset..offset + value.len()].copy_from_slice(value);
     let len = v.len() as i64;
-    let expire_at = e.live().and_then(|m| m.expire_at);
-    sh.put(key, &e, &Meta { expire_at, body: Body::String(v.into()) });
+    put_keep_ttl(sh, key, &e, v.into());
     Ok(Output::Int(len))
 }
 
@@ -158,8 +163,7 @@ pub fn op_incrby(sh: &mut Shard, key: &[u8], delta: i64, now: i64) -> OpResult<O
         None => 0,
     };
     let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
-    let expire_at = e.live().and_then(|m| m.expire_at);
-    sh.put(key, &e, &Meta { expire_at, body: Body::String(Bytes::from(new.to_string())) });
+    put_keep_ttl(sh, key, &e, Bytes::from(new.to_string()));
     Ok(Output::Int(new))
 }
 
@@ -174,8 +178,7 @@ pub fn op_incrbyfloat(sh: &mut Shard, key: &[u8], delta: f64, now: i64) -> OpRes
         return Err(OpError::NanOrInfinity);
     }
     let text = Bytes::from(format_f64(new));
-    let expire_at = e.live().and_then(|m| m.expire_at);
-    sh.put(key, &e, &Meta { expire_at, body: Body::String(text.clone()) });
+    put_keep_ttl(sh, key, &e, text.clone());
     Ok(Output::Bulk(text))
 }
 
