@@ -8,6 +8,7 @@ pub mod error;
 pub mod glob;
 pub mod msg;
 pub mod op;
+pub mod raft;
 pub mod outbox;
 pub mod router;
 pub mod shard;
