@@ -182,6 +182,9 @@ pub async fn run(cx: Rc<CoreCtx>, mut stream: TcpStream) {
 
 async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    // Reads land here first: reading straight into `rbuf` would zero-fill
+    // its spare capacity on every read.
+    let mut scratch = vec![0u8; 64 * 1024];
     let mut wbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut parser = RequestParser::default();
     let mut batch = Batch::default();
@@ -196,14 +199,19 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
             tracing::warn!(client = conn.info.id, "closing client that reached max query buffer length");
             return Ok(());
         }
-        let start = rbuf.len();
-        let want = parser.bytes_wanted(start).clamp(READ_CHUNK, 4 << 20);
-        rbuf.resize(start + want, 0);
-        let n = stream.read(&mut rbuf[start..]).await?;
-        rbuf.truncate(start + n);
+        if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
+            // A large request is done: give its memory back.
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        rbuf.reserve(parser.bytes_wanted(rbuf.len()).clamp(READ_CHUNK, 4 << 20));
+        let n = stream.read(&mut scratch).await?;
         if n == 0 {
             return Ok(());
         }
+        rbuf.extend_from_slice(&scratch[..n]);
+        // Socket calls may complete without suspending; let the commit,
+        // forwarding and expiry fibers run under a relentless pipeline.
+        glommio::yield_if_needed().await;
         conn.info.last_active.set(Instant::now());
 
         let mut close = false;

@@ -56,8 +56,14 @@ pub struct Core {
     durability: Rc<Durability>,
     /// Number of the write batch this tick is filling; earlier ones are committed.
     batch_seq: Cell<u64>,
+    /// Batch number of the latest write op (0: none yet).
+    last_write_seq: Cell<u64>,
     commit_scheduled: Cell<bool>,
 }
+
+/// Pending writes above this size are committed before the tick ends, so a
+/// pipeline of large writes cannot pile up memory in one batch.
+const MAX_PENDING_BYTES: usize = 8 << 20;
 
 impl Core {
     /// Builds core `id`'s runtime and starts its inbox, expiry and fsync
@@ -79,6 +85,7 @@ impl Core {
             shard: RefCell::new(shard),
             durability,
             batch_seq: Cell::new(1),
+            last_write_seq: Cell::new(0),
             commit_scheduled: Cell::new(false),
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
@@ -101,32 +108,46 @@ impl Core {
     /// under `always`, the batch ticket the replies must wait for.
     fn run_local(self: &Rc<Self>, ops: Vec<Op>) -> (OpResults, Option<u64>) {
         let now = now_ms();
-        let failed = self.durability.failure();
         let mut wrote = false;
         let mut results = Vec::with_capacity(ops.len());
-        {
-            let mut shard = self.shard.borrow_mut();
-            for op in ops {
-                let write = op.is_write();
-                if write {
-                    if let Some(e) = &failed {
-                        results.push(Err(OpError::Storage(e.clone())));
-                        continue;
-                    }
+        for op in ops {
+            let write = op.is_write();
+            if write {
+                // Checked per op: an earlier op of this batch may have failed.
+                if let Some(e) = self.durability.failure() {
+                    results.push(Err(OpError::Storage(e)));
+                    continue;
                 }
+            }
+            let (r, big) = {
+                let mut shard = self.shard.borrow_mut();
                 let r = shard.execute(op, now);
-                if let Err(OpError::Storage(e)) = &r {
-                    self.durability.fail(e.clone());
-                }
-                wrote |= write;
-                results.push(r);
+                (r, shard.pending_bytes() > MAX_PENDING_BYTES)
+            };
+            if let Err(OpError::Storage(e)) = &r {
+                self.durability.fail(e.clone());
+            }
+            if write {
+                wrote = true;
+                self.last_write_seq.set(self.batch_seq.get());
+            }
+            results.push(r);
+            if big {
+                // Bound the tick's pending writes: commit now, keep going.
+                self.commit_now();
             }
         }
-        if !wrote {
+        if wrote {
+            self.schedule_commit();
+        }
+        if self.durability.policy() != FsyncPolicy::Always {
             return (results, None);
         }
-        self.schedule_commit();
-        let ticket = (self.durability.policy() == FsyncPolicy::Always).then(|| self.batch_seq.get());
+        // Under `always` no reply leaves before the writes it may have
+        // observed are on disk, reads included (Redis fsyncs in beforeSleep,
+        // before it writes any reply).
+        let last = self.last_write_seq.get();
+        let ticket = (last > self.durability.durable()).then_some(last);
         (results, ticket)
     }
 
@@ -190,6 +211,11 @@ impl Core {
         self.commit_scheduled.set(false);
         let seq = self.batch_seq.get();
         self.batch_seq.set(seq + 1);
+        if self.durability.failure().is_some() {
+            // A failed shard acknowledges nothing more; drop what is pending.
+            self.shard.borrow_mut().discard_pending();
+            return;
+        }
         if let Err(e) = self.shard.borrow_mut().commit() {
             self.durability.fail(e.to_string());
             return;

@@ -116,6 +116,11 @@ impl Durability {
         self.policy
     }
 
+    /// Highest batch number known to be on disk.
+    pub fn durable(&self) -> u64 {
+        self.durable.get()
+    }
+
     /// Number of completed fsyncs (INFO).
     pub fn syncs(&self) -> u64 {
         self.syncs.get()

@@ -86,9 +86,12 @@ pub enum Op {
     RandomKey,
     DbSize,
     FlushDb,
-    /// Removes a live key and returns its encoded record (cross-shard RENAME).
-    Take(Bytes),
-    /// Writes an encoded record taken by `Take`; with `nx`, only if absent.
+    /// The encoded record of a live key, Nil when absent (cross-shard RENAME).
+    Dump(Bytes),
+    /// Deletes `key` only if its record is still exactly `record`: the last
+    /// step of a cross-shard RENAME, so a key rewritten meanwhile survives.
+    DeleteIfSame { key: Bytes, record: Bytes },
+    /// Writes an encoded record from `Dump`; with `nx`, only if absent.
     Restore { key: Bytes, record: Bytes, nx: bool },
     /// RENAME / RENAMENX with both keys on this shard.
     Rename { src: Bytes, dst: Bytes, nx: bool },
@@ -112,6 +115,7 @@ impl Op {
                 | Op::Scan { .. }
                 | Op::RandomKey
                 | Op::DbSize
+                | Op::Dump(_)
         )
     }
 }

@@ -53,7 +53,9 @@ struct ScanCursors {
     order: VecDeque<u64>,
 }
 
-const MAX_SCAN_CURSORS: usize = 4096;
+/// Tokens kept per shard. An evicted token restarts its shard's walk, so
+/// the table is large enough for many concurrent scanners (~64K last keys).
+const MAX_SCAN_CURSORS: usize = 65_536;
 
 impl ScanCursors {
     fn insert(&mut self, last_key: Vec<u8>) -> u64 {
@@ -143,7 +145,8 @@ impl Shard {
             Op::RandomKey => keyspace::op_randomkey(self, now_ms),
             Op::DbSize => Ok(Output::Int(self.stats.keys as i64)),
             Op::FlushDb => keyspace::op_flushdb(self),
-            Op::Take(k) => keyspace::op_take(self, &k, now_ms),
+            Op::Dump(k) => keyspace::op_dump(self, &k, now_ms),
+            Op::DeleteIfSame { key, record } => keyspace::op_delete_if_same(self, &key, &record, now_ms),
             Op::Restore { key, record, nx } => keyspace::op_restore(self, &key, &record, nx, now_ms),
             Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
         }
@@ -181,6 +184,19 @@ impl Shard {
         self.store.put(keys::meta_key(key), new.encode());
     }
 
+    /// Gives the live key `key` a new expiry (None: persist), keeping its
+    /// value; an expiry at or before `now_ms` deletes it, as Redis does.
+    pub fn set_expiry(&mut self, key: &[u8], e: &Entry, expire_at: Option<i64>, now_ms: i64) {
+        let Some(m) = e.live() else { return };
+        match expire_at {
+            Some(t) if t <= now_ms => self.remove(key, e),
+            _ => {
+                let new = Meta { expire_at, body: m.body.clone() };
+                self.put(key, e, &new);
+            }
+        }
+    }
+
     /// Removes `key`, whose state was `old`; a no-op when nothing is stored.
     pub fn remove(&mut self, key: &[u8], old: &Entry) {
         let Some(stored) = &old.stored else { return };
@@ -194,6 +210,16 @@ impl Shard {
 
     pub fn has_pending(&self) -> bool {
         self.store.has_pending()
+    }
+
+    /// Size of this tick's pending writes, bytes.
+    pub fn pending_bytes(&self) -> usize {
+        self.store.pending_bytes()
+    }
+
+    /// Forgets this tick's pending writes (the shard has failed).
+    pub fn discard_pending(&mut self) {
+        self.store.discard_pending();
     }
 
     /// Writes this tick's pending batch to RocksDB.

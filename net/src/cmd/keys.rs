@@ -244,10 +244,10 @@ fn renamenx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 /// RENAME/RENAMENX. When both keys are on one shard it is one atomic op.
-/// Across shards the record is taken from the source shard and written to
-/// the destination's, keeping its TTL; if the destination refuses (NX), the
-/// record is put back. A concurrent reader can see neither key for the
-/// instant between the two steps.
+/// Across shards: copy the source's record (with its TTL) to the
+/// destination, then delete the source only if it is unchanged. A failure
+/// part-way leaves the value in both places, never in neither; a concurrent
+/// reader may briefly see both keys.
 fn rename_with(ctx: &Ctx<'_>, a: &[Bytes], nx: bool) -> Result<Plan, CmdError> {
     let (src, dst) = (a[1].clone(), a[2].clone());
     let router = &ctx.cx.core.router;
@@ -256,36 +256,21 @@ fn rename_with(ctx: &Ctx<'_>, a: &[Bytes], nx: bool) -> Result<Plan, CmdError> {
         return Ok(Plan::One { shard: from, op: Op::Rename { src, dst, nx }, finish: output_reply });
     }
     let core = ctx.cx.core.clone();
-    let done = move || if nx { Reply::Int(1) } else { Reply::Ok };
     Ok(Plan::Async(Box::pin(async move {
-        if nx {
-            match core.call_one(from, Op::Exists(vec![src.clone()])).await {
-                Ok(Output::Int(0)) => return op_error_reply(&OpError::NoSuchKey),
-                Err(e) => return op_error_reply(&e),
-                _ => {}
-            }
-            match core.call_one(to, Op::Exists(vec![dst.clone()])).await {
-                Ok(Output::Int(0)) => {}
-                Ok(_) => return Reply::Int(0),
-                Err(e) => return op_error_reply(&e),
-            }
-        }
-        let record = match core.call_one(from, Op::Take(src.clone())).await {
+        let record = match core.call_one(from, Op::Dump(src.clone())).await {
             Ok(Output::Bulk(r)) => r,
             Ok(_) => return op_error_reply(&OpError::NoSuchKey),
             Err(e) => return op_error_reply(&e),
         };
         match core.call_one(to, Op::Restore { key: dst, record: record.clone(), nx }).await {
-            Ok(Output::Int(1)) => done(),
-            other => {
-                // Put the source back so nothing is lost.
-                let _ = core.call_one(from, Op::Restore { key: src, record, nx: true }).await;
-                match other {
-                    Err(e) => op_error_reply(&e),
-                    _ => Reply::Int(0),
-                }
-            }
+            Ok(Output::Int(1)) => {}
+            Ok(_) => return Reply::Int(0),
+            Err(e) => return op_error_reply(&e),
         }
+        if let Err(e) = core.call_one(from, Op::DeleteIfSame { key: src, record }).await {
+            return op_error_reply(&e);
+        }
+        if nx { Reply::Int(1) } else { Reply::Ok }
     })))
 }
 
@@ -302,7 +287,7 @@ fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     Ok(on_every_shard(
         ctx,
         Op::FlushDb,
-        Box::new(|results| results.into_iter().find_map(|r| r.err()).map_or(Reply::Ok, |e| op_error_reply(&e))),
+        Box::new(super::all_ok),
     ))
 }
 

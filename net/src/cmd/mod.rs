@@ -219,6 +219,11 @@ pub fn sum_ints(results: Vec<OpResult<Output>>) -> Reply {
     Reply::Int(n)
 }
 
+/// `+OK` when every part succeeded, else the first error (MSET, FLUSHALL).
+pub fn all_ok(results: Vec<OpResult<Output>>) -> Reply {
+    results.into_iter().find_map(|r| r.err()).map_or(Reply::Ok, |e| op_error_reply(&e))
+}
+
 /// A plan that runs `op` on every shard of the node.
 pub fn on_every_shard(ctx: &Ctx<'_>, op: Op, finish: FinishMany) -> Plan {
     let n = ctx.cx.core.router.shard_count();

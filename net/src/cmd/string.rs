@@ -55,47 +55,76 @@ fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     Ok(on_key(ctx, &a[1], Op::Get(a[1].clone()), output_reply))
 }
 
-/// Parsed options of SET.
+/// Parsed options of SET (and GETEX, which shares them).
 struct SetOptions {
     expiry: SetExpiry,
     cond: SetCond,
     get: bool,
+    persist: bool,
 }
 
-/// SET's options, with Redis's conflict rules (`parseExtendedStringArgumentsOrReply`).
-fn parse_set_options(opts: &[Bytes]) -> Result<SetOptions, CmdError> {
-    let mut o = SetOptions { expiry: SetExpiry::Clear, cond: SetCond::Always, get: false };
-    let mut expiry_seen = false;
-    let now = now_ms();
+/// Which command's options are parsed: SET takes NX/XX/GET/KEEPTTL,
+/// GETEX takes PERSIST; both take EX/PX/EXAT/PXAT.
+#[derive(Clone, Copy, PartialEq)]
+enum OptionsOf {
+    Set,
+    GetEx,
+}
+
+/// Redis's `parseExtendedStringArgumentsOrReply`: an option may repeat (the
+/// last value wins) but not conflict; the expire value is checked after
+/// all options, so a syntax error is reported before an invalid time.
+fn parse_set_options(opts: &[Bytes], of: OptionsOf, cmd: &'static str) -> Result<SetOptions, CmdError> {
+    let (mut nx, mut xx, mut get, mut keepttl, mut persist) = (false, false, false, false, false);
+    // (unit, relative, value) of EX/PX/EXAT/PXAT.
+    let mut expire: Option<(TimeUnit, bool, &Bytes)> = None;
+    let mut expire_kind: Option<&'static str> = None;
+    let set = of == OptionsOf::Set;
     let mut i = 0;
     while i < opts.len() {
         let a = &opts[i];
         let next = opts.get(i + 1);
-        if is(a, "nx") && o.cond != SetCond::IfPresent {
-            o.cond = SetCond::IfAbsent;
-        } else if is(a, "xx") && o.cond != SetCond::IfAbsent {
-            o.cond = SetCond::IfPresent;
-        } else if is(a, "get") {
-            o.get = true;
-        } else if is(a, "keepttl") && !expiry_seen {
-            o.expiry = SetExpiry::Keep;
-            expiry_seen = true;
-        } else if !expiry_seen && next.is_some() && (is(a, "ex") || is(a, "px") || is(a, "exat") || is(a, "pxat")) {
-            let unit = if is(a, "ex") || is(a, "exat") { TimeUnit::Seconds } else { TimeUnit::Millis };
-            let relative = is(a, "ex") || is(a, "px");
-            o.expiry = SetExpiry::At(positive_expiry(next.unwrap_or(a), unit, relative, now, "set")?);
-            expiry_seen = true;
+        let timed = ["ex", "px", "exat", "pxat"].into_iter().find(|w| is(a, w));
+        if set && is(a, "nx") && !xx {
+            nx = true;
+        } else if set && is(a, "xx") && !nx {
+            xx = true;
+        } else if set && is(a, "get") {
+            get = true;
+        } else if set && is(a, "keepttl") && expire_kind.is_none() {
+            keepttl = true;
+        } else if !set && is(a, "persist") && expire_kind.is_none() {
+            persist = true;
+        } else if let (Some(kind), Some(v)) = (timed, next) {
+            if keepttl || persist || expire_kind.is_some_and(|k| k != kind) {
+                return Err(CmdError::Syntax);
+            }
+            let unit = if kind == "ex" || kind == "exat" { TimeUnit::Seconds } else { TimeUnit::Millis };
+            expire = Some((unit, kind == "ex" || kind == "px", v));
+            expire_kind = Some(kind);
             i += 1;
         } else {
             return Err(CmdError::Syntax);
         }
         i += 1;
     }
-    Ok(o)
+    let expiry = match expire {
+        Some((unit, relative, v)) => SetExpiry::At(positive_expiry(v, unit, relative, now_ms(), cmd)?),
+        None if keepttl => SetExpiry::Keep,
+        None => SetExpiry::Clear,
+    };
+    let cond = if nx {
+        SetCond::IfAbsent
+    } else if xx {
+        SetCond::IfPresent
+    } else {
+        SetCond::Always
+    };
+    Ok(SetOptions { expiry, cond, get, persist })
 }
 
 fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let o = parse_set_options(&a[3..])?;
+    let o = parse_set_options(&a[3..], OptionsOf::Set, "set")?;
     let op = Op::Set { key: a[1].clone(), value: a[2].clone(), expiry: o.expiry, cond: o.cond, get: o.get };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
@@ -138,25 +167,12 @@ fn getdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let now = now_ms();
-    let mut expiry = GetExExpiry::Unchanged;
-    let mut seen = false;
-    let mut i = 2;
-    while i < a.len() {
-        let opt = &a[i];
-        if is(opt, "persist") && !seen {
-            expiry = GetExExpiry::Persist;
-        } else if !seen && i + 1 < a.len() && (is(opt, "ex") || is(opt, "px") || is(opt, "exat") || is(opt, "pxat")) {
-            let unit = if is(opt, "ex") || is(opt, "exat") { TimeUnit::Seconds } else { TimeUnit::Millis };
-            let relative = is(opt, "ex") || is(opt, "px");
-            expiry = GetExExpiry::At(positive_expiry(&a[i + 1], unit, relative, now, "getex")?);
-            i += 1;
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        seen = true;
-        i += 1;
-    }
+    let o = parse_set_options(&a[2..], OptionsOf::GetEx, "getex")?;
+    let expiry = match (o.expiry, o.persist) {
+        (SetExpiry::At(t), _) => GetExExpiry::At(t),
+        (_, true) => GetExExpiry::Persist,
+        _ => GetExExpiry::Unchanged,
+    };
     Ok(on_key(ctx, &a[1], Op::GetEx { key: a[1].clone(), expiry }, output_reply))
 }
 
@@ -205,9 +221,7 @@ fn mset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let parts = groups.into_iter().map(|(s, p)| (s, Op::MSet(p))).collect();
     Ok(Plan::Many {
         parts,
-        finish: Box::new(|results| {
-            results.into_iter().find_map(|r| r.err()).map_or(Reply::Ok, |e| op_error_reply(&e))
-        }),
+        finish: Box::new(super::all_ok),
     })
 }
 
@@ -296,7 +310,7 @@ mod tests {
 
     fn opts(s: &str) -> Result<SetOptions, CmdError> {
         let v: Vec<Bytes> = s.split_whitespace().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
-        parse_set_options(&v)
+        parse_set_options(&v, OptionsOf::Set, "set")
     }
 
     #[test]
@@ -310,5 +324,10 @@ mod tests {
         assert!(matches!(opts("EX 0"), Err(CmdError::InvalidExpire("set"))));
         assert!(matches!(opts("EX ten"), Err(CmdError::NotInteger)));
         assert!(matches!(opts("BOGUS"), Err(CmdError::Syntax)));
+        // Repeats are fine, the last value wins; syntax beats a bad time.
+        assert!(matches!(opts("EX 10 EX 20").map(|o| o.expiry), Ok(SetExpiry::At(_))));
+        assert!(opts("KEEPTTL KEEPTTL NX NX").is_ok());
+        assert!(matches!(opts("EX 0 NX XX"), Err(CmdError::Syntax)));
+        assert!(matches!(opts("PERSIST"), Err(CmdError::Syntax)));
     }
 }

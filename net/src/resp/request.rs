@@ -37,12 +37,28 @@ impl ProtocolError {
     }
 }
 
+/// Where a multibulk request that is still arriving was left off, so the
+/// next read resumes there instead of re-scanning every header (a request
+/// with a million arguments arriving in 16 KiB reads must stay linear).
+/// Offsets stay valid: the buffer only grows at its end until the request
+/// is split off.
+#[derive(Debug, Default)]
+struct Partial {
+    /// Arguments still to read.
+    remaining: usize,
+    /// Offset of the next argument's `$` header.
+    pos: usize,
+    /// (start, end) of each argument found so far.
+    spans: Vec<(usize, usize)>,
+}
+
 /// Incremental request parser over a connection's read buffer.
 #[derive(Debug, Default)]
 pub struct RequestParser {
     /// Bytes the buffer must hold before a retry can succeed (set when a
     /// large bulk is still arriving, so it is not re-scanned per read).
     need: usize,
+    partial: Option<Partial>,
 }
 
 fn find_crlf_line(buf: &[u8], from: usize) -> Option<usize> {
@@ -55,21 +71,7 @@ fn memchr(b: u8, hay: &[u8]) -> Option<usize> {
 
 /// Redis `string2ll` on a header number.
 fn parse_len(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    let (neg, digits) = if s[0] == b'-' { (true, &s[1..]) } else { (false, s) };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    if digits.len() > 1 && digits[0] == b'0' {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as i64)?;
-    }
-    Some(if neg { -v } else { v })
+    shardis_shards::types::number::parse_i64(s)
 }
 
 impl RequestParser {
@@ -88,36 +90,43 @@ impl RequestParser {
             return Ok(None);
         }
         self.need = 0;
-        if buf[0] == b'*' { self.multibulk(buf, limits) } else { self.inline(buf, limits) }
+        if self.partial.is_some() || buf[0] == b'*' { self.multibulk(buf, limits) } else { self.inline(buf, limits) }
     }
 
     fn multibulk(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-        let Some(cr) = find_crlf_line(buf, 1) else {
-            if buf.len() > limits.max_inline {
-                return Err(ProtocolError::new("too big mbulk count string"));
+        let mut state = match self.partial.take() {
+            Some(p) => p,
+            None => {
+                let Some(cr) = find_crlf_line(buf, 1) else {
+                    if buf.len() > limits.max_inline {
+                        return Err(ProtocolError::new("too big mbulk count string"));
+                    }
+                    return Ok(None);
+                };
+                if cr > limits.max_inline {
+                    return Err(ProtocolError::new("too big mbulk count string"));
+                }
+                let count = match parse_len(&buf[1..cr]) {
+                    Some(n) if n <= limits.max_multibulk as i64 => n,
+                    _ => return Err(ProtocolError::new("invalid multibulk length")),
+                };
+                if cr + 1 >= buf.len() {
+                    return Ok(None);
+                }
+                if count <= 0 {
+                    let _ = buf.split_to(cr + 2);
+                    return Ok(Some(Vec::new()));
+                }
+                let count = count as usize;
+                Partial { remaining: count, pos: cr + 2, spans: Vec::with_capacity(count.min(1024)) }
             }
-            return Ok(None);
         };
-        if cr > limits.max_inline {
-            return Err(ProtocolError::new("too big mbulk count string"));
-        }
-        let count = match parse_len(&buf[1..cr]) {
-            Some(n) if n <= limits.max_multibulk as i64 => n,
-            _ => return Err(ProtocolError::new("invalid multibulk length")),
-        };
-        if cr + 1 >= buf.len() {
-            return Ok(None);
-        }
-        let mut pos = cr + 2;
-        if count <= 0 {
-            let _ = buf.split_to(pos);
-            return Ok(Some(Vec::new()));
-        }
-        // First pass: validate headers and find where each argument lies,
-        // without copying, until the whole request is in the buffer.
-        let mut spans = Vec::with_capacity((count as usize).min(1024));
-        for _ in 0..count {
+        // Validate each argument's header and find where it lies, without
+        // copying, until the whole request is in the buffer.
+        while state.remaining > 0 {
+            let pos = state.pos;
             if pos >= buf.len() {
+                self.partial = Some(state);
                 return Ok(None);
             }
             if buf[pos] != b'$' {
@@ -127,6 +136,7 @@ impl RequestParser {
                 if buf.len() - pos > limits.max_inline {
                     return Err(ProtocolError::new("too big bulk count string"));
                 }
+                self.partial = Some(state);
                 return Ok(None);
             };
             if cr - pos > limits.max_inline {
@@ -140,13 +150,15 @@ impl RequestParser {
             let end = start + len + 2;
             if end > buf.len() {
                 self.need = end;
+                self.partial = Some(state);
                 return Ok(None);
             }
-            spans.push((start, start + len));
-            pos = end;
+            state.spans.push((start, start + len));
+            state.pos = end;
+            state.remaining -= 1;
         }
-        let frame = buf.split_to(pos).freeze();
-        Ok(Some(spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect()))
+        let frame = buf.split_to(state.pos).freeze();
+        Ok(Some(state.spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect()))
     }
 
     fn inline(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
@@ -291,6 +303,26 @@ mod tests {
     }
 
     #[test]
+    fn a_request_arriving_in_pieces_resumes_where_it_stopped() {
+        let mut wire = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nvalue\r\n".to_vec();
+        wire.extend_from_slice(b"PING\r\n");
+        let mut p = RequestParser::default();
+        let mut buf = BytesMut::new();
+        let mut got = vec![];
+        for b in wire {
+            buf.extend_from_slice(&[b]);
+            while let Some(req) = p.next(&mut buf, &Limits::default()).unwrap() {
+                got.push(req);
+            }
+        }
+        assert_eq!(got, vec![
+            vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")],
+            vec![Bytes::from("PING")]
+        ]);
+        assert!(p.partial.is_none());
+    }
+
+    #[test]
     fn protocol_errors_match_redis() {
         assert_eq!(parse_all(b"*a\r\n"), Err(ProtocolError::new("invalid multibulk length")));
         assert_eq!(parse_all(b"*2000000\r\n"), Err(ProtocolError::new("invalid multibulk length")));
@@ -303,6 +335,7 @@ mod tests {
         big.extend(vec![b'1'; 70000]);
         assert_eq!(parse_all(&big), Err(ProtocolError::new("too big bulk count string")));
         assert_eq!(parse_all(b"*0\r\n\r\n").unwrap(), vec![Vec::<Bytes>::new(), vec![]]);
+        assert_eq!(parse_all(b"*1\r\n$-0\r\n"), Err(ProtocolError::new("invalid bulk length")));
     }
 
     #[test]

@@ -153,6 +153,11 @@ impl Meta {
         Some(Meta { expire_at, body })
     }
 
+    /// Reads only the type of an encoded record.
+    pub fn peek_kind(raw: &[u8]) -> Option<RedisType> {
+        RedisType::from_u8(*raw.first()?)
+    }
+
     /// Reads only the expiry of an encoded record, without copying the value.
     pub fn peek_expire(raw: &[u8]) -> Option<i64> {
         if raw.len() >= 10 && raw[1] & FLAG_EXPIRE != 0 {

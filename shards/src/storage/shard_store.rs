@@ -68,6 +68,11 @@ impl ReadCache {
             return;
         }
         let cost = entry_cost(&key, &value);
+        if cost > self.limit / 16 {
+            // One huge value would evict everything else; keep it out.
+            self.remove(&key);
+            return;
+        }
         if let Some(old) = self.segments[segment_of(&key)].insert(key.clone(), value) {
             self.bytes -= entry_cost(&key, &old);
         }
@@ -167,6 +172,7 @@ impl ShardStore {
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         let cf = self.db.cf_handle(&self.cf).expect("data column family vanished");
+        // `self.cf()` would borrow all of `self` while the batch is mutated.
         self.batch.put_cf(cf, &key, &value);
         self.overlay.insert(key, Some(Bytes::from(value)));
     }
@@ -185,6 +191,16 @@ impl ShardStore {
         self.batch.delete_range_cf(cf, from, to);
         self.cache.borrow_mut().clear();
         self.commit()
+    }
+
+    pub fn pending_bytes(&self) -> usize {
+        self.batch.size_in_bytes()
+    }
+
+    /// Drops the pending batch and its overlay without writing them.
+    pub fn discard_pending(&mut self) {
+        self.batch = WriteBatch::default();
+        self.overlay.clear();
     }
 
     pub fn has_pending(&self) -> bool {

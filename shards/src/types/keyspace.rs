@@ -57,12 +57,7 @@ pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: 
     if !ok {
         return Ok(Output::Int(0));
     }
-    if at_ms <= now {
-        sh.remove(key, &e);
-    } else {
-        let new = Meta { expire_at: Some(at_ms), body: m.body.clone() };
-        sh.put(key, &e, &new);
-    }
+    sh.set_expiry(key, &e, Some(at_ms), now);
     Ok(Output::Int(1))
 }
 
@@ -85,8 +80,7 @@ pub fn op_persist(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
     let e = sh.entry(key, now)?;
     match e.live() {
         Some(m) if m.expire_at.is_some() => {
-            let new = Meta { expire_at: None, body: m.body.clone() };
-            sh.put(key, &e, &new);
+            sh.set_expiry(key, &e, None, now);
             Ok(Output::Int(1))
         }
         _ => Ok(Output::Int(0)),
@@ -155,10 +149,11 @@ pub fn op_scan(
     sh.store().scan(&start, &[keys::META + 1], |k, v| {
         visited += 1;
         last = Some(k.to_vec());
-        if let (Some(user), Some(m)) = (keys::user_key_of_meta(k), Meta::decode(v)) {
-            let wanted = !m.is_expired(now)
+        if let (Some(user), Some(kind)) = (keys::user_key_of_meta(k), Meta::peek_kind(v)) {
+            let live = Meta::peek_expire(v).is_none_or(|t| t > now);
+            let wanted = live
                 && pattern.is_none_or(|p| glob_match(p, user))
-                && type_name.is_none_or(|t| t.eq_ignore_ascii_case(m.kind().name().as_bytes()));
+                && type_name.is_none_or(|t| t.eq_ignore_ascii_case(kind.name().as_bytes()));
             if wanted {
                 found.push(Bytes::copy_from_slice(user));
             }
@@ -204,16 +199,25 @@ pub fn op_flushdb(sh: &mut Shard) -> OpResult<Output> {
     Ok(Output::Ok)
 }
 
-/// Removes a live key and returns its encoded record, Nil when absent.
-pub fn op_take(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    let e = sh.entry(key, now)?;
-    let Some(m) = e.live() else { return Ok(Output::Nil) };
-    let record = Bytes::from(m.encode());
-    sh.remove(key, &e);
-    Ok(Output::Bulk(record))
+/// The encoded record of a live key, Nil when absent.
+pub fn op_dump(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    Ok(sh.entry(key, now)?.live().map_or(Output::Nil, |m| Output::Bulk(Bytes::from(m.encode()))))
 }
 
-/// Writes a record produced by `op_take`. With `nx` it refuses (Int 0) when
+/// Deletes `key` if its live record still encodes to `record` (Int 1),
+/// else leaves it (Int 0).
+pub fn op_delete_if_same(sh: &mut Shard, key: &[u8], record: &[u8], now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    match e.live() {
+        Some(m) if m.encode() == record => {
+            sh.remove(key, &e);
+            Ok(Output::Int(1))
+        }
+        _ => Ok(Output::Int(0)),
+    }
+}
+
+/// Writes a record produced by `op_dump`. With `nx` it refuses (Int 0) when
 /// the key exists; otherwise it overwrites and answers Int 1.
 pub fn op_restore(sh: &mut Shard, key: &[u8], record: &[u8], nx: bool, now: i64) -> OpResult<Output> {
     let meta = Meta::decode(record).ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;

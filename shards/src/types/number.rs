@@ -39,8 +39,11 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     if v.is_nan() { None } else { Some(v) }
 }
 
-/// Formats a float the way INCRBYFLOAT stores it: shortest round-trip
-/// decimal, never an exponent (Redis prints `%.17Lf` and trims zeros).
+/// Formats a float the way INCRBYFLOAT stores it: fixed notation, never an
+/// exponent, trailing zeros trimmed. Redis computes in `long double` and
+/// prints 17 decimals, so `0.1 + 0.2` shows as `0.3`; with `f64` the same
+/// effect needs rounding to 16 significant digits (17 would show the
+/// binary error, `0.30000000000000004`).
 pub fn format_f64(v: f64) -> String {
     if v == 0.0 {
         return "0".to_string();
@@ -48,7 +51,11 @@ pub fn format_f64(v: f64) -> String {
     if v.is_infinite() {
         return if v > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    format!("{v}")
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (15 - magnitude).clamp(0, 17) as usize;
+    let text = format!("{v:.decimals$}");
+    let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.') } else { &text };
+    if text == "-0" { "0".to_string() } else { text.to_string() }
 }
 
 #[cfg(test)]
@@ -79,6 +86,9 @@ mod tests {
         assert_eq!(format_f64(3.0e3), "3000");
         assert_eq!(format_f64(-0.0), "0");
         assert_eq!(format_f64(1.0e20), "100000000000000000000");
+        assert_eq!(format_f64(0.1 + 0.2), "0.3");
+        assert_eq!(format_f64(-1.5), "-1.5");
+        assert_eq!(format_f64(1.0e-20), "0");
     }
 
     proptest! {
@@ -88,8 +98,10 @@ mod tests {
         }
 
         #[test]
-        fn finite_floats_round_trip(v in -1e300f64..1e300) {
-            prop_assert_eq!(parse_f64(format_f64(v).as_bytes()), Some(if v == 0.0 { 0.0 } else { v }));
+        fn formatting_keeps_16_significant_digits(v in -1e300f64..1e300) {
+            let back = parse_f64(format_f64(v).as_bytes()).unwrap();
+            let tolerance = (v.abs() * 1e-15).max(1e-17);
+            prop_assert!((back - v).abs() <= tolerance, "{} -> {} -> {}", v, format_f64(v), back);
         }
     }
 }

@@ -86,15 +86,8 @@ pub fn op_getex(sh: &mut Shard, key: &[u8], expiry: GetExExpiry, now: i64) -> Op
     let (Some(value), Some(m)) = (&v, e.live()) else { return Ok(Output::Nil) };
     match expiry {
         GetExExpiry::Unchanged => {}
-        GetExExpiry::At(t) if t <= now => sh.remove(key, &e),
-        GetExExpiry::At(t) => {
-            let new = Meta { expire_at: Some(t), body: m.body.clone() };
-            sh.put(key, &e, &new);
-        }
-        GetExExpiry::Persist if m.expire_at.is_some() => {
-            let new = Meta { expire_at: None, body: m.body.clone() };
-            sh.put(key, &e, &new);
-        }
+        GetExExpiry::At(t) => sh.set_expiry(key, &e, Some(t), now),
+        GetExExpiry::Persist if m.expire_at.is_some() => sh.set_expiry(key, &e, None, now),
         GetExExpiry::Persist => {}
     }
     Ok(Output::Bulk(value.clone()))
