@@ -1,10 +1,12 @@
 //! Errors of shard operations. They carry meaning, not wire text: the net
 //! crate turns each into a Redis error string in exactly one place.
 
+use serde::Deserialize;
+use serde::Serialize;
 use thiserror::Error;
 
 /// Why a shard operation failed.
-#[derive(Debug, Clone, PartialEq, Error)]
+#[derive(Debug, Clone, PartialEq, Error, Serialize, Deserialize)]
 pub enum OpError {
     /// The key holds a value of another type.
     #[error("wrong type")]

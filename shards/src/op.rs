@@ -6,9 +6,11 @@
 //! That is what lets the Raft layer replicate ops instead of RESP.
 
 use bytes::Bytes;
+use serde::Deserialize;
+use serde::Serialize;
 
 /// Expiry to apply when writing a string.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum SetExpiry {
     /// Remove any expiry (plain SET).
     Clear,
@@ -19,7 +21,7 @@ pub enum SetExpiry {
 }
 
 /// Existence condition of SET.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum SetCond {
     Always,
     /// Only when the key does not exist (NX).
@@ -29,7 +31,7 @@ pub enum SetCond {
 }
 
 /// Condition flags of EXPIRE and friends (Redis 7).
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum ExpireCond {
     Always,
     /// NX: only when the key has no expiry.
@@ -45,7 +47,7 @@ pub enum ExpireCond {
 }
 
 /// What GETEX does to the expiry.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum GetExExpiry {
     Unchanged,
     Persist,
@@ -53,7 +55,7 @@ pub enum GetExExpiry {
 }
 
 /// One operation on one shard's keys.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     Get(Bytes),
     Set { key: Bytes, value: Bytes, expiry: SetExpiry, cond: SetCond, get: bool },
@@ -121,14 +123,14 @@ impl Op {
 }
 
 /// The value an op produced. Plain data: the net crate decides how it looks on the wire.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Output {
     Ok,
     Nil,
     Int(i64),
     Bulk(Bytes),
     /// A status word, such as the TYPE name.
-    Status(&'static str),
+    Status(std::borrow::Cow<'static, str>),
     Array(Vec<Output>),
     /// SCAN: next cursor (0 when done) and the keys of this step.
     Scan { cursor: u64, keys: Vec<Bytes> },

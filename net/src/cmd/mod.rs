@@ -168,7 +168,7 @@ pub fn output_to_reply(o: Output) -> Reply {
         Output::Nil => Reply::Nil,
         Output::Int(i) => Reply::Int(i),
         Output::Bulk(b) => Reply::Bulk(b),
-        Output::Status(s) => Reply::Simple(s.into()),
+        Output::Status(s) => Reply::Simple(s),
         Output::Array(a) => Reply::Array(a.into_iter().map(output_to_reply).collect()),
         Output::Scan { cursor, keys } => Reply::Array(vec![
             Reply::bulk(cursor.to_string()),

@@ -36,7 +36,7 @@ pub fn op_del(sh: &mut Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
 }
 
 pub fn op_type(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    Ok(Output::Status(sh.entry(key, now)?.live().map_or("none", |m| m.kind().name())))
+    Ok(Output::Status(sh.entry(key, now)?.live().map_or("none", |m| m.kind().name()).into()))
 }
 
 pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: i64) -> OpResult<Output> {
