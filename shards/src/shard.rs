@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
@@ -210,6 +211,44 @@ impl Shard {
 
     pub fn has_pending(&self) -> bool {
         self.store.has_pending()
+    }
+
+    /// Raft state stored beside the data (`r` namespace).
+    pub fn raft_state(&self, name: &[u8]) -> OpResult<Option<Bytes>> {
+        self.store.get(&keys::raft_key(name))
+    }
+
+    /// Writes Raft state into this tick's batch, atomically with the data.
+    pub fn set_raft_state(&mut self, name: &[u8], value: Vec<u8>) {
+        self.store.put(keys::raft_key(name), value);
+    }
+
+    /// Every record of the shard, Raft state included (snapshot build).
+    pub fn dump_all(&mut self) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.commit()?;
+        let mut out = Vec::new();
+        self.store.scan(&[0], keys::END, |k, v| {
+            out.push((k.to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Replaces the whole shard with `records` (snapshot install) and
+    /// recounts its keys. The caller commits.
+    pub fn replace_all(&mut self, records: Vec<(Vec<u8>, Vec<u8>)>) -> OpResult<()> {
+        self.store.delete_range(&[0], keys::END)?;
+        let (mut keys_n, mut expires) = (0, 0);
+        for (k, v) in records {
+            if k.first() == Some(&keys::META) {
+                keys_n += 1;
+                expires += u64::from(Meta::peek_expire(&v).is_some());
+            }
+            self.store.put(k, v);
+        }
+        self.stats.keys = keys_n;
+        self.stats.expires = expires;
+        Ok(())
     }
 
     /// Size of this tick's pending writes, bytes.

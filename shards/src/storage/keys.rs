@@ -10,8 +10,23 @@
 pub const META: u8 = b'm';
 pub const EXPIRE: u8 = b'e';
 
+/// `r` + name: Raft state kept beside the data (last applied log id,
+/// membership) so applying a batch writes both in one WriteBatch.
+pub const RAFT: u8 = b'r';
+
 /// First key after every namespace: upper bound for "delete everything".
 pub const END: &[u8] = &[0xff];
+
+/// Key ranges holding user data (metadata, expiry index, sub-keys): what
+/// FLUSHDB clears. The Raft namespace is not among them.
+pub const USER_RANGES: &[(&[u8], &[u8])] = &[(&[EXPIRE], &[META + 1]), (b"s", b"t")];
+
+pub fn raft_key(name: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + name.len());
+    k.push(RAFT);
+    k.extend_from_slice(name);
+    k
+}
 
 pub fn meta_key(user_key: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + user_key.len());

@@ -36,6 +36,13 @@ pub fn data_cf(i: usize) -> String {
     format!("data-{i}")
 }
 
+/// Name of shard `i`'s Raft log column family (entries, vote, committed,
+/// purged), kept apart from the data so truncation and purge are range
+/// deletes that never touch user keys.
+pub fn raft_cf(i: usize) -> String {
+    format!("raft-{i}")
+}
+
 /// Tunables of the node's RocksDB.
 #[derive(Debug, Clone)]
 pub struct StorageOptions {
@@ -96,6 +103,11 @@ pub fn open(dir: &Path, shards: usize, opts: &StorageOptions) -> Result<Arc<DB>,
             wanted: shards,
         });
     }
-    let cfs = (0..shards).map(|i| ColumnFamilyDescriptor::new(data_cf(i), cf_options(&cache, opts)));
+    let cfs = (0..shards).flat_map(|i| {
+        [
+            ColumnFamilyDescriptor::new(data_cf(i), cf_options(&cache, opts)),
+            ColumnFamilyDescriptor::new(raft_cf(i), cf_options(&cache, opts)),
+        ]
+    });
     Ok(Arc::new(DB::open_cf_descriptors(&db_opts, dir, cfs)?))
 }

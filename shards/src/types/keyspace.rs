@@ -194,7 +194,9 @@ pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
 }
 
 pub fn op_flushdb(sh: &mut Shard) -> OpResult<Output> {
-    sh.store_mut().delete_range(&[0], keys::END)?;
+    for (from, to) in keys::USER_RANGES {
+        sh.store_mut().delete_range(from, to)?;
+    }
     sh.reset_counts();
     Ok(Output::Ok)
 }
