@@ -101,6 +101,8 @@ pub fn op_error_reply(e: &OpError) -> Reply {
         OpError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".to_string(),
         OpError::NotInteger => "ERR value is not an integer or out of range".into(),
         OpError::NotFloat => "ERR value is not a valid float".into(),
+        OpError::HashNotInteger => "ERR hash value is not an integer".into(),
+        OpError::HashNotFloat => "ERR hash value is not a float".into(),
         OpError::Overflow => "ERR increment or decrement would overflow".into(),
         OpError::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
         OpError::TooLarge => "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),

@@ -14,6 +14,12 @@ pub enum OpError {
     /// The stored value is not an integer (or out of range) for INCR and friends.
     #[error("value is not an integer or out of range")]
     NotInteger,
+    /// HINCRBY on a field that does not hold an integer.
+    #[error("hash value is not an integer")]
+    HashNotInteger,
+    /// HINCRBYFLOAT on a field that does not hold a float.
+    #[error("hash value is not a float")]
+    HashNotFloat,
     /// The stored value is not a valid float for INCRBYFLOAT.
     #[error("value is not a valid float")]
     NotFloat,

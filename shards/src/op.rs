@@ -54,6 +54,15 @@ pub enum GetExExpiry {
     At(i64),
 }
 
+/// Which parts of a hash HGETALL-like commands return.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum HashPart {
+    /// Field, value, field, value ... (HGETALL).
+    Both,
+    Fields,
+    Values,
+}
+
 /// One operation on one shard's keys.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -90,11 +99,23 @@ pub enum Op {
     FlushDb,
     /// The encoded record of a live key, Nil when absent (cross-shard RENAME).
     Dump(Bytes),
-    /// Deletes `key` only if its record is still exactly `record`: the last
+    /// Deletes `key` only if its record is still the dumped one: the last
     /// step of a cross-shard RENAME, so a key rewritten meanwhile survives.
     DeleteIfSame { key: Bytes, record: Bytes },
     /// Writes an encoded record from `Dump`; with `nx`, only if absent.
     Restore { key: Bytes, record: Bytes, nx: bool },
+    /// HSET/HMSET (`nx`: HSETNX, only fields that do not exist).
+    HSet { key: Bytes, pairs: Vec<(Bytes, Bytes)>, nx: bool },
+    HGet { key: Bytes, field: Bytes },
+    HMGet { key: Bytes, fields: Vec<Bytes> },
+    HDel { key: Bytes, fields: Vec<Bytes> },
+    HLen(Bytes),
+    HExists { key: Bytes, field: Bytes },
+    /// HGETALL / HKEYS / HVALS.
+    HGetAll { key: Bytes, what: HashPart },
+    HIncrBy { key: Bytes, field: Bytes, delta: i64 },
+    HIncrByFloat { key: Bytes, field: Bytes, delta: f64 },
+    HStrLen { key: Bytes, field: Bytes },
     /// RENAME / RENAMENX with both keys on this shard.
     Rename { src: Bytes, dst: Bytes, nx: bool },
 }
@@ -118,6 +139,12 @@ impl Op {
                 | Op::RandomKey
                 | Op::DbSize
                 | Op::Dump(_)
+                | Op::HGet { .. }
+                | Op::HMGet { .. }
+                | Op::HLen(_)
+                | Op::HExists { .. }
+                | Op::HGetAll { .. }
+                | Op::HStrLen { .. }
         )
     }
 }

@@ -24,6 +24,7 @@ use crate::storage::ShardStore;
 use crate::storage::data_cf;
 use crate::storage::keys;
 use crate::storage::meta::Meta;
+use crate::types::hash;
 use crate::types::keyspace;
 use crate::types::string;
 
@@ -87,6 +88,8 @@ pub struct Shard {
     stats: ShardStats,
     cursors: ScanCursors,
     rng: SmallRng,
+    /// Last collection version handed out.
+    version: u64,
 }
 
 impl Shard {
@@ -108,6 +111,7 @@ impl Shard {
             stats,
             cursors: ScanCursors { next: 0, map: HashMap::new(), order: VecDeque::new() },
             rng: SmallRng::from_entropy(),
+            version: 0,
         })
     }
 
@@ -147,6 +151,16 @@ impl Shard {
             Op::DbSize => Ok(Output::Int(self.stats.keys as i64)),
             Op::FlushDb => keyspace::op_flushdb(self),
             Op::Dump(k) => keyspace::op_dump(self, &k, now_ms),
+            Op::HSet { key, pairs, nx } => hash::op_hset(self, &key, pairs, nx, now_ms),
+            Op::HGet { key, field } => hash::op_hget(self, &key, &field, now_ms),
+            Op::HMGet { key, fields } => hash::op_hmget(self, &key, &fields, now_ms),
+            Op::HDel { key, fields } => hash::op_hdel(self, &key, &fields, now_ms),
+            Op::HLen(key) => hash::op_hlen(self, &key, now_ms),
+            Op::HExists { key, field } => hash::op_hexists(self, &key, &field, now_ms),
+            Op::HGetAll { key, what } => hash::op_hgetall(self, &key, what, now_ms),
+            Op::HIncrBy { key, field, delta } => hash::op_hincrby(self, &key, &field, delta, now_ms),
+            Op::HIncrByFloat { key, field, delta } => hash::op_hincrbyfloat(self, &key, &field, delta, now_ms),
+            Op::HStrLen { key, field } => hash::op_hstrlen(self, &key, &field, now_ms),
             Op::DeleteIfSame { key, record } => keyspace::op_delete_if_same(self, &key, &record, now_ms),
             Op::Restore { key, record, nx } => keyspace::op_restore(self, &key, &record, nx, now_ms),
             Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
@@ -211,6 +225,39 @@ impl Shard {
 
     pub fn has_pending(&self) -> bool {
         self.store.has_pending()
+    }
+
+    /// A version for a new collection: above every version this shard
+    /// handed out, so fields of a deleted key's old version never show
+    /// through a re-created key. (Under Raft this becomes the entry's log
+    /// index, which is deterministic on every replica.)
+    pub fn new_version(&mut self, now_ms: i64) -> u64 {
+        self.version = (self.version + 1).max((now_ms.max(0) as u64) << 16);
+        self.version
+    }
+
+    pub fn sub_get(&self, key: &[u8], version: u64, field: &[u8]) -> OpResult<Option<Bytes>> {
+        self.store.get(&keys::subkey(key, version, field))
+    }
+
+    pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
+        self.store.put(keys::subkey(key, version, field), value);
+    }
+
+    pub fn sub_delete(&mut self, key: &[u8], version: u64, field: &[u8]) {
+        self.store.delete(keys::subkey(key, version, field));
+    }
+
+    /// Every (field, value) of a collection version, in field order.
+    pub fn sub_fields(&mut self, key: &[u8], version: u64) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.commit()?;
+        let prefix = keys::subkey_prefix(key, version);
+        let mut out = Vec::new();
+        self.store.scan(&prefix, &keys::prefix_end(&prefix), |k, v| {
+            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+            true
+        })?;
+        Ok(out)
     }
 
     /// Raft state stored beside the data (`r` namespace).

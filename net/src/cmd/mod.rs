@@ -24,6 +24,7 @@ macro_rules! spec {
 }
 
 pub mod args;
+pub mod hash;
 pub mod keys;
 pub mod server;
 pub mod string;
@@ -97,7 +98,7 @@ impl CommandSpec {
 
 static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
     let mut m = HashMap::new();
-    for family in [string::COMMANDS, keys::COMMANDS, server::COMMANDS] {
+    for family in [string::COMMANDS, keys::COMMANDS, hash::COMMANDS, server::COMMANDS] {
         for spec in family {
             m.insert(spec.name, spec);
         }

@@ -21,6 +21,40 @@ pub const END: &[u8] = &[0xff];
 /// FLUSHDB clears. The Raft namespace is not among them.
 pub const USER_RANGES: &[(&[u8], &[u8])] = &[(&[EXPIRE], &[META + 1]), (b"s", b"t")];
 
+pub const SUBKEY: u8 = b's';
+
+/// Prefix of every sub-key of `user_key` at `version`:
+/// `s` + key length (u32 BE) + key + version (u64 BE). The length makes
+/// prefixes of different keys disjoint; the version makes DEL/overwrite
+/// O(1): records of an old version are simply never read again.
+pub fn subkey_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(13 + user_key.len());
+    k.push(SUBKEY);
+    k.extend_from_slice(&(user_key.len() as u32).to_be_bytes());
+    k.extend_from_slice(user_key);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// The sub-key of `field` in `user_key`'s collection at `version`.
+pub fn subkey(user_key: &[u8], version: u64, field: &[u8]) -> Vec<u8> {
+    let mut k = subkey_prefix(user_key, version);
+    k.extend_from_slice(field);
+    k
+}
+
+/// First key after every key starting with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    END.to_vec()
+}
+
 pub fn raft_key(name: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + name.len());
     k.push(RAFT);
@@ -73,6 +107,18 @@ mod tests {
         assert_eq!(parse_expire_key(&a), Some((5, &b"zzz"[..])));
         assert_eq!(parse_expire_key(&expire_key(-7, b"k")), Some((0, &b"k"[..])));
         assert_eq!(parse_expire_key(b"e123"), None);
+    }
+
+    #[test]
+    fn subkeys_of_different_keys_never_share_a_prefix() {
+        // "ab" + field "c..." must not fall under the prefix of key "abc".
+        let a = subkey(b"ab", 1, b"c");
+        let p = subkey_prefix(b"abc", 1);
+        assert!(!a.starts_with(&p));
+        assert!(subkey(b"k", 7, b"f").starts_with(&subkey_prefix(b"k", 7)));
+        assert!(!subkey(b"k", 7, b"f").starts_with(&subkey_prefix(b"k", 8)));
+        assert_eq!(prefix_end(b"ab"), b"ac".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
     }
 
     #[test]

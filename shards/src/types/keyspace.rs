@@ -10,6 +10,7 @@ use crate::op::ExpireCond;
 use crate::op::Output;
 use crate::shard::Shard;
 use crate::storage::keys;
+use crate::storage::meta::Body;
 use crate::storage::meta::Meta;
 
 pub fn op_exists(sh: &Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
@@ -94,21 +95,10 @@ fn literal_prefix(pattern: &[u8]) -> &[u8] {
     &pattern[..end]
 }
 
-fn prefix_upper_bound(prefix: &[u8]) -> Vec<u8> {
-    let mut up = prefix.to_vec();
-    while let Some(last) = up.pop() {
-        if last < 0xff {
-            up.push(last + 1);
-            return up;
-        }
-    }
-    vec![keys::META + 1]
-}
-
 pub fn op_keys(sh: &mut Shard, pattern: &[u8], now: i64) -> OpResult<Output> {
     sh.commit()?;
     let from = keys::meta_key(literal_prefix(pattern));
-    let to = prefix_upper_bound(&from);
+    let to = keys::prefix_end(&from);
     let mut out = Vec::new();
     sh.store().scan(&from, &to, |k, v| {
         if let Some(user) = keys::user_key_of_meta(k) {
@@ -201,17 +191,40 @@ pub fn op_flushdb(sh: &mut Shard) -> OpResult<Output> {
     Ok(Output::Ok)
 }
 
-/// The encoded record of a live key, Nil when absent.
-pub fn op_dump(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    Ok(sh.entry(key, now)?.live().map_or(Output::Nil, |m| Output::Bulk(Bytes::from(m.encode()))))
+/// A key as it travels between shards (cross-shard RENAME): its metadata
+/// record and, for a collection, every field.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Dumped {
+    record: Vec<u8>,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-/// Deletes `key` if its live record still encodes to `record` (Int 1),
+fn fields_of(sh: &mut Shard, key: &[u8], m: &Meta) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    match m.body {
+        Body::String(_) => Ok(Vec::new()),
+        Body::Collection { version, .. } => sh.sub_fields(key, version),
+    }
+}
+
+fn codec_err(e: crate::codec::CodecError) -> OpError {
+    OpError::Storage(e.to_string())
+}
+
+/// The dumped form of a live key, Nil when absent.
+pub fn op_dump(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    let Some(m) = e.live().cloned() else { return Ok(Output::Nil) };
+    let dumped = Dumped { record: m.encode(), fields: fields_of(sh, key, &m)? };
+    Ok(Output::Bulk(Bytes::from(crate::codec::encode(&dumped).map_err(codec_err)?)))
+}
+
+/// Deletes `key` if its live record is still the one in `dumped` (Int 1),
 /// else leaves it (Int 0).
-pub fn op_delete_if_same(sh: &mut Shard, key: &[u8], record: &[u8], now: i64) -> OpResult<Output> {
+pub fn op_delete_if_same(sh: &mut Shard, key: &[u8], dumped: &[u8], now: i64) -> OpResult<Output> {
+    let d: Dumped = crate::codec::decode(dumped).map_err(codec_err)?;
     let e = sh.entry(key, now)?;
     match e.live() {
-        Some(m) if m.encode() == record => {
+        Some(m) if m.encode() == d.record => {
             sh.remove(key, &e);
             Ok(Output::Int(1))
         }
@@ -219,15 +232,29 @@ pub fn op_delete_if_same(sh: &mut Shard, key: &[u8], record: &[u8], now: i64) ->
     }
 }
 
-/// Writes a record produced by `op_dump`. With `nx` it refuses (Int 0) when
+/// Writes `meta` (with `fields` for a collection, under a fresh version)
+/// as `key`, replacing whatever `e` held.
+fn write_key(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, meta: &Meta, fields: Vec<(Vec<u8>, Vec<u8>)>, now: i64) {
+    let mut meta = meta.clone();
+    if let Body::Collection { version, .. } = &mut meta.body {
+        *version = sh.new_version(now);
+        for (f, v) in fields {
+            sh.sub_put(key, *version, &f, v);
+        }
+    }
+    sh.put(key, e, &meta);
+}
+
+/// Writes a key produced by `op_dump`. With `nx` it refuses (Int 0) when
 /// the key exists; otherwise it overwrites and answers Int 1.
-pub fn op_restore(sh: &mut Shard, key: &[u8], record: &[u8], nx: bool, now: i64) -> OpResult<Output> {
-    let meta = Meta::decode(record).ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;
+pub fn op_restore(sh: &mut Shard, key: &[u8], dumped: &[u8], nx: bool, now: i64) -> OpResult<Output> {
+    let d: Dumped = crate::codec::decode(dumped).map_err(codec_err)?;
+    let meta = Meta::decode(&d.record).ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;
     let e = sh.entry(key, now)?;
     if nx && e.exists() {
         return Ok(Output::Int(0));
     }
-    sh.put(key, &e, &meta);
+    write_key(sh, key, &e, &meta, d.fields, now);
     Ok(Output::Int(1))
 }
 
@@ -241,8 +268,10 @@ pub fn op_rename(sh: &mut Shard, src: &[u8], dst: &[u8], nx: bool, now: i64) -> 
     if nx && de.exists() {
         return Ok(Output::Int(0));
     }
+    // Sub-keys are named by their key, so a collection's fields move too.
+    let fields = fields_of(sh, src, &m)?;
     sh.remove(src, &se);
-    sh.put(dst, &de, &m);
+    write_key(sh, dst, &de, &m, fields, now);
     Ok(if nx { Output::Int(1) } else { Output::Ok })
 }
 

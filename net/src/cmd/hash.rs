@@ -1,0 +1,133 @@
+//! Hash commands.
+
+use bytes::Bytes;
+use shardis_shards::error::OpError;
+use shardis_shards::error::OpResult;
+use shardis_shards::op::HashPart;
+use shardis_shards::op::Op;
+use shardis_shards::op::Output;
+
+use super::CommandSpec;
+use super::Ctx;
+use super::Plan;
+use super::args::float;
+use super::args::int;
+use super::on_key;
+use super::output_reply;
+use super::output_to_reply;
+use crate::reply::CmdError;
+use crate::reply::op_error_reply;
+use crate::resp::Reply;
+
+const GROUP: &str = "hash";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    spec!("hset", -4, ["write", "denyoom", "fast"], 1, 1, 1, hset),
+    spec!("hmset", -4, ["write", "denyoom", "fast"], 1, 1, 1, hmset),
+    spec!("hsetnx", 4, ["write", "denyoom", "fast"], 1, 1, 1, hsetnx),
+    spec!("hget", 3, ["readonly", "fast"], 1, 1, 1, hget),
+    spec!("hmget", -3, ["readonly", "fast"], 1, 1, 1, hmget),
+    spec!("hdel", -3, ["write", "fast"], 1, 1, 1, hdel),
+    spec!("hlen", 2, ["readonly", "fast"], 1, 1, 1, hlen),
+    spec!("hexists", 3, ["readonly", "fast"], 1, 1, 1, hexists),
+    spec!("hgetall", 2, ["readonly"], 1, 1, 1, hgetall),
+    spec!("hkeys", 2, ["readonly"], 1, 1, 1, hkeys),
+    spec!("hvals", 2, ["readonly"], 1, 1, 1, hvals),
+    spec!("hincrby", 4, ["write", "denyoom", "fast"], 1, 1, 1, hincrby),
+    spec!("hincrbyfloat", 4, ["write", "denyoom", "fast"], 1, 1, 1, hincrbyfloat),
+    spec!("hstrlen", 3, ["readonly", "fast"], 1, 1, 1, hstrlen),
+];
+
+/// Field/value pairs of HSET and HMSET; an odd count is an arity error.
+fn pairs(a: &[Bytes], cmd: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
+    if (a.len() - 2) % 2 != 0 {
+        return Err(CmdError::WrongArity(cmd.into()));
+    }
+    Ok(a[2..].chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect())
+}
+
+fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let op = Op::HSet { key: a[1].clone(), pairs: pairs(a, "hset")?, nx: false };
+    Ok(on_key(ctx, &a[1], op, output_reply))
+}
+
+fn ok_reply(r: OpResult<Output>) -> Reply {
+    match r {
+        Ok(_) => Reply::Ok,
+        Err(e) => op_error_reply(&e),
+    }
+}
+
+fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let op = Op::HSet { key: a[1].clone(), pairs: pairs(a, "hmset")?, nx: false };
+    Ok(on_key(ctx, &a[1], op, ok_reply))
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let op = Op::HSet { key: a[1].clone(), pairs: vec![(a[2].clone(), a[3].clone())], nx: true };
+    Ok(on_key(ctx, &a[1], op, output_reply))
+}
+
+fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HGet { key: a[1].clone(), field: a[2].clone() }, output_reply))
+}
+
+fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HMGet { key: a[1].clone(), fields: a[2..].to_vec() }, output_reply))
+}
+
+fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HDel { key: a[1].clone(), fields: a[2..].to_vec() }, output_reply))
+}
+
+fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HLen(a[1].clone()), output_reply))
+}
+
+fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HExists { key: a[1].clone(), field: a[2].clone() }, output_reply))
+}
+
+/// HGETALL answers a map in RESP3 (a flat array in RESP2).
+fn map_reply(r: OpResult<Output>) -> Reply {
+    match r {
+        Ok(Output::Array(flat)) => {
+            let mut it = flat.into_iter().map(output_to_reply);
+            let mut pairs = Vec::new();
+            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                pairs.push((f, v));
+            }
+            Reply::Map(pairs)
+        }
+        other => output_reply(other),
+    }
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Both }, map_reply))
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Fields }, output_reply))
+}
+
+fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Values }, output_reply))
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let delta = int(&a[3])?;
+    Ok(on_key(ctx, &a[1], Op::HIncrBy { key: a[1].clone(), field: a[2].clone(), delta }, output_reply))
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let delta = float(&a[3])?;
+    if !delta.is_finite() {
+        return Err(CmdError::Op(OpError::NanOrInfinity));
+    }
+    Ok(on_key(ctx, &a[1], Op::HIncrByFloat { key: a[1].clone(), field: a[2].clone(), delta }, output_reply))
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    Ok(on_key(ctx, &a[1], Op::HStrLen { key: a[1].clone(), field: a[2].clone() }, output_reply))
+}

@@ -1,0 +1,269 @@
+//! Hashes: a metadata record (version, size) plus one sub-key per field.
+//! DEL or overwrite only rewrites the metadata; the fields of the old
+//! version are never read again.
+
+use bytes::Bytes;
+
+use super::number::format_f64;
+use super::number::parse_f64;
+use super::number::parse_i64;
+use crate::error::OpError;
+use crate::error::OpResult;
+use crate::op::HashPart;
+use crate::op::Output;
+use crate::shard::Entry;
+use crate::shard::Shard;
+use crate::storage::meta::Body;
+use crate::storage::meta::Meta;
+use crate::storage::meta::RedisType;
+
+/// The live hash under `key`: (entry, expiry, version, size), or None.
+struct Hash {
+    entry: Entry,
+    expire_at: Option<i64>,
+    version: u64,
+    size: u64,
+}
+
+fn load(sh: &Shard, key: &[u8], now: i64) -> OpResult<Option<Hash>> {
+    let entry = sh.entry(key, now)?;
+    let Some(m) = entry.live() else { return Ok(None) };
+    match m.body {
+        Body::Collection { kind: RedisType::Hash, version, size } => {
+            let expire_at = m.expire_at;
+            Ok(Some(Hash { entry, expire_at, version, size }))
+        }
+        _ => Err(OpError::WrongType),
+    }
+}
+
+/// The hash under `key`, created empty (not yet stored) when absent.
+fn load_or_new(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Hash> {
+    if let Some(h) = load(sh, key, now)? {
+        return Ok(h);
+    }
+    let entry = sh.entry(key, now)?;
+    Ok(Hash { entry, expire_at: None, version: sh.new_version(now), size: 0 })
+}
+
+/// Stores the hash's metadata after its fields changed; an emptied hash
+/// is deleted, as Redis does.
+fn store(sh: &mut Shard, key: &[u8], h: &Hash) {
+    if h.size == 0 {
+        sh.remove(key, &h.entry);
+        return;
+    }
+    let meta = Meta {
+        expire_at: h.expire_at,
+        body: Body::Collection { kind: RedisType::Hash, version: h.version, size: h.size },
+    };
+    sh.put(key, &h.entry, &meta);
+}
+
+pub fn op_hset(sh: &mut Shard, key: &[u8], pairs: Vec<(Bytes, Bytes)>, nx: bool, now: i64) -> OpResult<Output> {
+    let mut h = load_or_new(sh, key, now)?;
+    let mut added = 0;
+    for (f, v) in pairs {
+        let exists = sh.sub_get(key, h.version, &f)?.is_some();
+        if nx && exists {
+            continue;
+        }
+        sh.sub_put(key, h.version, &f, v.to_vec());
+        if !exists {
+            added += 1;
+            h.size += 1;
+        }
+    }
+    if added > 0 || h.size > 0 {
+        store(sh, key, &h);
+    }
+    Ok(Output::Int(added))
+}
+
+pub fn op_hget(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
+    let Some(h) = load(sh, key, now)? else { return Ok(Output::Nil) };
+    Ok(Output::bulk_or_nil(sh.sub_get(key, h.version, field)?))
+}
+
+pub fn op_hmget(sh: &Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResult<Output> {
+    let h = load(sh, key, now)?;
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        out.push(match &h {
+            Some(h) => Output::bulk_or_nil(sh.sub_get(key, h.version, f)?),
+            None => Output::Nil,
+        });
+    }
+    Ok(Output::Array(out))
+}
+
+pub fn op_hdel(sh: &mut Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResult<Output> {
+    let Some(mut h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
+    let mut removed = 0;
+    for f in fields {
+        if sh.sub_get(key, h.version, f)?.is_some() {
+            sh.sub_delete(key, h.version, f);
+            removed += 1;
+            h.size -= 1;
+        }
+    }
+    if removed > 0 {
+        store(sh, key, &h);
+    }
+    Ok(Output::Int(removed))
+}
+
+pub fn op_hlen(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    Ok(Output::Int(load(sh, key, now)?.map_or(0, |h| h.size as i64)))
+}
+
+pub fn op_hexists(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
+    let Some(h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
+    Ok(Output::Int(i64::from(sh.sub_get(key, h.version, field)?.is_some())))
+}
+
+pub fn op_hgetall(sh: &mut Shard, key: &[u8], what: HashPart, now: i64) -> OpResult<Output> {
+    let Some(h) = load(sh, key, now)? else { return Ok(Output::Array(Vec::new())) };
+    let mut out = Vec::new();
+    for (f, v) in sh.sub_fields(key, h.version)? {
+        if what != HashPart::Values {
+            out.push(Output::Bulk(Bytes::from(f)));
+        }
+        if what != HashPart::Fields {
+            out.push(Output::Bulk(Bytes::from(v)));
+        }
+    }
+    Ok(Output::Array(out))
+}
+
+pub fn op_hstrlen(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
+    let Some(h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
+    Ok(Output::Int(sh.sub_get(key, h.version, field)?.map_or(0, |v| v.len() as i64)))
+}
+
+pub fn op_hincrby(sh: &mut Shard, key: &[u8], field: &[u8], delta: i64, now: i64) -> OpResult<Output> {
+    let mut h = load_or_new(sh, key, now)?;
+    let old = sh.sub_get(key, h.version, field)?;
+    let cur = match &old {
+        Some(v) => parse_i64(v).ok_or(OpError::HashNotInteger)?,
+        None => 0,
+    };
+    let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
+    sh.sub_put(key, h.version, field, new.to_string().into_bytes());
+    if old.is_none() {
+        h.size += 1;
+    }
+    store(sh, key, &h);
+    Ok(Output::Int(new))
+}
+
+pub fn op_hincrbyfloat(sh: &mut Shard, key: &[u8], field: &[u8], delta: f64, now: i64) -> OpResult<Output> {
+    let mut h = load_or_new(sh, key, now)?;
+    let old = sh.sub_get(key, h.version, field)?;
+    let cur = match &old {
+        Some(v) => parse_f64(v).ok_or(OpError::HashNotFloat)?,
+        None => 0.0,
+    };
+    let new = cur + delta;
+    if !new.is_finite() {
+        return Err(OpError::NanOrInfinity);
+    }
+    let text = format_f64(new);
+    sh.sub_put(key, h.version, field, text.clone().into_bytes());
+    if old.is_none() {
+        h.size += 1;
+    }
+    store(sh, key, &h);
+    Ok(Output::Bulk(Bytes::from(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::op::Op;
+    use crate::slot::ShardId;
+
+    fn shard() -> (tempfile::TempDir, Shard) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
+        (dir, Shard::open(ShardId(0), db, 1 << 20).unwrap())
+    }
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn set_get_delete_and_wrongtype() {
+        let (_d, mut sh) = shard();
+        let op = Op::HSet { key: b("h"), pairs: vec![(b("a"), b("1")), (b("b"), b("2"))], nx: false };
+        assert_eq!(sh.execute(op, 1000).unwrap(), Output::Int(2));
+        assert_eq!(sh.execute(Op::HGet { key: b("h"), field: b("a") }, 1000).unwrap(), Output::Bulk(b("1")));
+        assert_eq!(sh.execute(Op::HLen(b("h")), 1000).unwrap(), Output::Int(2));
+        assert_eq!(sh.execute(Op::Type(b("h")), 1000).unwrap(), Output::Status("hash".into()));
+        assert_eq!(sh.execute(Op::Get(b("h")), 1000), Err(OpError::WrongType));
+        let op = Op::HDel { key: b("h"), fields: vec![b("a"), b("b"), b("zz")] };
+        assert_eq!(sh.execute(op, 1000).unwrap(), Output::Int(2));
+        assert_eq!(sh.execute(Op::Exists(vec![b("h")]), 1000).unwrap(), Output::Int(0));
+        assert_eq!(sh.stats().keys, 0);
+    }
+
+    #[test]
+    fn delete_then_recreate_does_not_resurrect_fields() {
+        let (_d, mut sh) = shard();
+        let op = Op::HSet { key: b("h"), pairs: vec![(b("old"), b("1"))], nx: false };
+        sh.execute(op, 1000).unwrap();
+        sh.execute(Op::Del(vec![b("h")]), 1000).unwrap();
+        let op = Op::HSet { key: b("h"), pairs: vec![(b("new"), b("2"))], nx: false };
+        sh.execute(op, 1000).unwrap();
+        let all = sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap();
+        assert_eq!(all, Output::Array(vec![Output::Bulk(b("new")), Output::Bulk(b("2"))]));
+    }
+
+    #[test]
+    fn rename_moves_fields() {
+        let (_d, mut sh) = shard();
+        let op = Op::HSet { key: b("{t}a"), pairs: vec![(b("f"), b("v"))], nx: false };
+        sh.execute(op, 1000).unwrap();
+        sh.execute(Op::Rename { src: b("{t}a"), dst: b("{t}b"), nx: false }, 1000).unwrap();
+        assert_eq!(sh.execute(Op::HGet { key: b("{t}b"), field: b("f") }, 1000).unwrap(), Output::Bulk(b("v")));
+        assert_eq!(sh.execute(Op::HLen(b("{t}a")), 1000).unwrap(), Output::Int(0));
+    }
+
+    proptest! {
+        /// Random HSET/HDEL/HINCRBY sequences agree with a BTreeMap model.
+        #[test]
+        fn matches_a_model(cmds in proptest::collection::vec((0u8..3, 0u8..6, 0i64..5), 1..60)) {
+            let (_d, mut sh) = shard();
+            let mut model: BTreeMap<Vec<u8>, i64> = BTreeMap::new();
+            for (kind, f, n) in cmds {
+                let field = Bytes::from(vec![b'a' + f]);
+                match kind {
+                    0 => {
+                        let op = Op::HSet { key: b("h"), pairs: vec![(field.clone(), Bytes::from(n.to_string()))], nx: false };
+                        sh.execute(op, 1000).unwrap();
+                        model.insert(field.to_vec(), n);
+                    }
+                    1 => {
+                        sh.execute(Op::HDel { key: b("h"), fields: vec![field.clone()] }, 1000).unwrap();
+                        model.remove(field.as_ref());
+                    }
+                    _ => {
+                        let got = sh.execute(Op::HIncrBy { key: b("h"), field: field.clone(), delta: n }, 1000).unwrap();
+                        let v = model.entry(field.to_vec()).or_insert(0);
+                        *v += n;
+                        prop_assert_eq!(got, Output::Int(*v));
+                    }
+                }
+                prop_assert_eq!(sh.execute(Op::HLen(b("h")), 1000).unwrap(), Output::Int(model.len() as i64));
+            }
+            let want: Vec<Output> = model.iter().flat_map(|(f, v)| [
+                Output::Bulk(Bytes::from(f.clone())), Output::Bulk(Bytes::from(v.to_string()))]).collect();
+            prop_assert_eq!(sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap(), Output::Array(want));
+        }
+    }
+}

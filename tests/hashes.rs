@@ -1,0 +1,100 @@
+//! Hash commands on the real server, WRONGTYPE across types, and hashes
+//! moved by RENAME within and across shards.
+
+mod common;
+
+use common::Resp;
+use common::Resp::*;
+use common::Server;
+
+fn b(s: &str) -> Resp {
+    Resp::bulk(s)
+}
+
+fn arr(items: &[&str]) -> Resp {
+    Array(Some(items.iter().map(|s| b(s)).collect()))
+}
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+#[test]
+fn hash_commands() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let cases: &[(&[&str], Resp)] = &[
+        (&["HSET", "h", "a", "1", "b", "2"], Int(2)),
+        (&["HSET", "h", "a", "10", "c", "3"], Int(1)),
+        (&["HGET", "h", "a"], b("10")),
+        (&["HGET", "h", "zz"], Bulk(None)),
+        (&["HGET", "nokey", "a"], Bulk(None)),
+        (&["HMGET", "h", "a", "zz", "c"], Array(Some(vec![b("10"), Bulk(None), b("3")]))),
+        (&["HLEN", "h"], Int(3)),
+        (&["HEXISTS", "h", "b"], Int(1)),
+        (&["HEXISTS", "h", "zz"], Int(0)),
+        (&["HSETNX", "h", "a", "x"], Int(0)),
+        (&["HSETNX", "h", "d", "4"], Int(1)),
+        (&["HMSET", "h", "e", "5"], Simple("OK".into())),
+        (&["HGETALL", "h"], arr(&["a", "10", "b", "2", "c", "3", "d", "4", "e", "5"])),
+        (&["HKEYS", "h"], arr(&["a", "b", "c", "d", "e"])),
+        (&["HVALS", "h"], arr(&["10", "2", "3", "4", "5"])),
+        (&["HSTRLEN", "h", "a"], Int(2)),
+        (&["HINCRBY", "h", "a", "5"], Int(15)),
+        (&["HINCRBY", "h", "new", "-3"], Int(-3)),
+        (&["HINCRBYFLOAT", "h", "f", "1.5"], b("1.5")),
+        (&["HINCRBYFLOAT", "h", "f", "0.25"], b("1.75")),
+        (&["HSET", "h", "s", "abc"], Int(1)),
+        (&["HINCRBY", "h", "s", "1"], Resp::err("ERR hash value is not an integer")),
+        (&["HINCRBYFLOAT", "h", "s", "1"], Resp::err("ERR hash value is not a float")),
+        (&["HINCRBY", "h", "a", "x"], Resp::err("ERR value is not an integer or out of range")),
+        (&["HDEL", "h", "a", "b", "zz"], Int(2)),
+        (&["HLEN", "h"], Int(6)),
+        (&["HSET", "h", "odd"], Resp::err("ERR wrong number of arguments for 'hset' command")),
+        (&["HSET", "h", "odd", "v", "x"], Resp::err("ERR wrong number of arguments for 'hset' command")),
+        (&["TYPE", "h"], Simple("hash".into())),
+        (&["GET", "h"], Resp::err(WRONGTYPE)),
+        (&["INCR", "h"], Resp::err(WRONGTYPE)),
+        (&["SET", "str", "v"], Simple("OK".into())),
+        (&["HSET", "str", "a", "1"], Resp::err(WRONGTYPE)),
+        (&["HGET", "str", "a"], Resp::err(WRONGTYPE)),
+        (&["MGET", "h", "str"], Array(Some(vec![Bulk(None), b("v")]))),
+        (&["HDEL", "h", "c", "d", "e", "new", "f", "s", "zz"], Int(6)),
+        (&["EXISTS", "h"], Int(0)),
+        (&["HSET", "h", "x", "1"], Int(1)),
+        (&["HGETALL", "h"], arr(&["x", "1"])),
+        (&["EXPIRE", "h", "100"], Int(1)),
+        (&["TTL", "h"], Int(100)),
+        (&["SET", "h", "plain"], Simple("OK".into())),
+        (&["GET", "h"], b("plain")),
+    ];
+    for (cmd, want) in cases {
+        assert_eq!(&r.cmd(cmd), want, "command {cmd:?}");
+    }
+}
+
+#[test]
+fn rename_moves_hashes_across_shards_and_survives_restart() {
+    let mut s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    // "a" lives on shard 1, "b" and "c" on shard 0 (hash slots 15495, 3300, 7365).
+    let mut args = vec!["HSET", "a"];
+    let fields: Vec<String> = (0..100).map(|i| format!("f{i:03}")).collect();
+    for f in &fields {
+        args.push(f);
+        args.push(f);
+    }
+    assert_eq!(r.cmd(&args), Int(100));
+    assert_eq!(r.cmd(&["RENAME", "a", "b"]), Simple("OK".into()));
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Int(0));
+    assert_eq!(r.cmd(&["HLEN", "b"]), Int(100));
+    assert_eq!(r.cmd(&["HGET", "b", "f042"]), b("f042"));
+    assert_eq!(r.cmd(&["RENAME", "b", "c"]), Simple("OK".into()));
+    assert_eq!(r.cmd(&["HLEN", "c"]), Int(100));
+    drop(r);
+    s.restart();
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["HLEN", "c"]), Int(100));
+    assert_eq!(r.cmd(&["HGET", "c", "f099"]), b("f099"));
+    assert_eq!(r.cmd(&["DBSIZE"]), Int(1));
+    assert_eq!(r.cmd(&["FLUSHALL"]), Simple("OK".into()));
+    assert_eq!(r.cmd(&["HLEN", "c"]), Int(0));
+}
