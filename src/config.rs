@@ -37,6 +37,9 @@ pub struct Flags {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
     #[arg(long = "log-level")]
     pub log_level: Option<String>,
+    /// Snapshot each shard's state (and purge its Raft log) every N applied entries [default: 100000]
+    #[arg(long = "snapshot-every")]
+    pub snapshot_every: Option<u64>,
     /// Memory for the in-memory read cache of key records, MiB, split across shards [default: 1024]
     #[arg(long = "cache-mb")]
     pub cache_mb: Option<usize>,
@@ -62,6 +65,7 @@ struct FileConfig {
     spin_before_park_us: Option<u64>,
     client_output_write_timeout: Option<u64>,
     cache_mb: Option<usize>,
+    snapshot_every: Option<u64>,
 }
 
 #[derive(Debug, Error)]
@@ -88,6 +92,7 @@ pub struct Config {
     pub spin_before_park_us: u64,
     pub client_output_write_timeout: u64,
     pub cache_mb: usize,
+    pub snapshot_every: u64,
 }
 
 impl Config {
@@ -95,7 +100,8 @@ impl Config {
         let file = match &flags.config {
             None => FileConfig::default(),
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.clone(), e))?;
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError::Read(path.clone(), e))?;
                 toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e))?
             }
         };
@@ -104,10 +110,14 @@ impl Config {
             (None, Some(s)) => s.parse().map_err(ConfigError::Invalid)?,
             (None, None) => FsyncPolicy::EverySec,
         };
-        let online = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let online = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
         let shards = flags.shards.or(file.shards).unwrap_or(online);
         if shards == 0 || shards > 1024 {
-            return Err(ConfigError::Invalid(format!("shards must be between 1 and 1024, not {shards}")));
+            return Err(ConfigError::Invalid(format!(
+                "shards must be between 1 and 1024, not {shards}"
+            )));
         }
         let maxclients = flags.maxclients.or(file.maxclients).unwrap_or(10_000);
         if maxclients == 0 {
@@ -116,14 +126,31 @@ impl Config {
         Ok(Config {
             config_file: flags.config,
             port: flags.port.or(file.port).unwrap_or(6379),
-            bind: flags.bind.or(file.bind).unwrap_or_else(|| "127.0.0.1".into()),
-            dir: flags.dir.or(file.dir).unwrap_or_else(|| PathBuf::from("./data")),
+            bind: flags
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| "127.0.0.1".into()),
+            dir: flags
+                .dir
+                .or(file.dir)
+                .unwrap_or_else(|| PathBuf::from("./data")),
             shards,
             appendfsync,
             maxclients,
-            log_level: flags.log_level.or(file.log_level).unwrap_or_else(|| "info".into()),
+            log_level: flags
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info,openraft=warn".into()),
             cache_mb: flags.cache_mb.or(file.cache_mb).unwrap_or(1024),
-            spin_before_park_us: flags.spin_before_park_us.or(file.spin_before_park_us).unwrap_or(0),
+            snapshot_every: flags
+                .snapshot_every
+                .or(file.snapshot_every)
+                .unwrap_or(100_000)
+                .max(1),
+            spin_before_park_us: flags
+                .spin_before_park_us
+                .or(file.spin_before_park_us)
+                .unwrap_or(0),
             client_output_write_timeout: flags
                 .client_output_write_timeout
                 .or(file.client_output_write_timeout)
@@ -141,7 +168,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "port = 7000\nappendfsync = \"always\"\nshards = 3\n").unwrap();
-        let flags = Flags::parse_from(["shardis", "--config", path.to_str().unwrap(), "--port", "7001"]);
+        let flags = Flags::parse_from([
+            "shardis",
+            "--config",
+            path.to_str().unwrap(),
+            "--port",
+            "7001",
+        ]);
         let c = Config::load(flags).unwrap();
         assert_eq!(c.port, 7001);
         assert_eq!(c.appendfsync, FsyncPolicy::Always);
@@ -155,7 +188,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "colour = 1\n").unwrap();
-        assert!(Config::load(Flags::parse_from(["shardis", "--config", path.to_str().unwrap()])).is_err());
+        assert!(
+            Config::load(Flags::parse_from([
+                "shardis",
+                "--config",
+                path.to_str().unwrap()
+            ]))
+            .is_err()
+        );
         assert!(Config::load(Flags::parse_from(["shardis", "--shards", "0"])).is_err());
         assert!(Flags::try_parse_from(["shardis", "--appendfsync", "sometimes"]).is_err());
     }

@@ -14,6 +14,7 @@ use glommio::Placement;
 use shardis_net::shared::ServerOptions;
 use shardis_net::shared::Shared;
 use shardis_shards::core::Core;
+use shardis_shards::core::CoreOptions;
 use shardis_shards::msg::ShardMsg;
 use shardis_shards::router::Router;
 use shardis_shards::slot::ShardId;
@@ -54,7 +55,11 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .init();
     match run(config, &signals) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -65,7 +70,8 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
-    let db = storage::open(&config.dir, config.shards, &Default::default()).map_err(|e| e.to_string())?;
+    let db = storage::open(&config.dir, config.shards, &Default::default())
+        .map_err(|e| e.to_string())?;
     let (router, inboxes) = Router::new(config.shards);
     let shared = Arc::new(Shared::new(ServerOptions {
         bind: config.bind.clone(),
@@ -77,21 +83,29 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
         config_file: config.config_file.as_ref().map(|p| p.display().to_string()),
         output_timeout_ms: config.client_output_write_timeout,
     }));
-    let cpus: Vec<usize> = core_affinity::get_core_ids().unwrap_or_default().into_iter().map(|c| c.id).collect();
+    let cpus: Vec<usize> = core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     let (ready_tx, ready_rx) = mpsc::channel::<Result<usize, String>>();
     for (i, inbox) in inboxes.into_iter().enumerate() {
         let placement = match cpus.get(i % cpus.len().max(1)) {
             Some(&cpu) => Placement::Fixed(cpu),
             None => Placement::Unbound,
         };
-        let (db, router, shared, ready) = (db.clone(), router.clone(), shared.clone(), ready_tx.clone());
-        let policy = config.appendfsync;
-        let cache_bytes = (config.cache_mb << 20) / config.shards;
+        let (db, router, shared, ready) =
+            (db.clone(), router.clone(), shared.clone(), ready_tx.clone());
+        let opts = CoreOptions {
+            policy: config.appendfsync,
+            cache_bytes: (config.cache_mb << 20) / config.shards,
+            snapshot_every: config.snapshot_every,
+        };
         LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))
             .spin_before_park(Duration::from_micros(config.spin_before_park_us))
             .spawn(move || async move {
-                let core = match Core::start(ShardId(i), db, router, inbox, policy, cache_bytes) {
+                let core = match Core::start(ShardId(i), db, router, inbox, opts).await {
                     Ok(c) => c,
                     Err(e) => {
                         let _ = ready.send(Err(format!("shard {i}: {e}")));
@@ -127,7 +141,10 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
         }
     });
     let sig = wait_for_signal(signals);
-    tracing::info!(signal = sig, "shutting down: committing and syncing every shard");
+    tracing::info!(
+        signal = sig,
+        "shutting down: committing and syncing every shard"
+    );
     flush_all(&router);
     Ok(())
 }
@@ -138,9 +155,12 @@ fn flush_all(router: &Router) {
     let (tx, rx) = mpsc::channel();
     for s in 0..router.shard_count() {
         let tx = tx.clone();
-        router.send(ShardId(s), ShardMsg::Run(Box::new(move || {
-            let _ = tx.send(shardis_net::server::flush_current_core());
-        })));
+        router.send(
+            ShardId(s),
+            ShardMsg::Run(Box::new(move || {
+                let _ = tx.send(shardis_net::server::flush_current_core());
+            })),
+        );
     }
     drop(tx);
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -21,18 +21,29 @@ fn data_survives_clean_restart() {
     let mut s = Server::start(&["--appendfsync", "no"]);
     let mut r = s.raw();
     for i in 0..500 {
-        assert_eq!(r.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]), Simple("OK".into()));
+        assert_eq!(
+            r.cmd(&["SET", &format!("k{i}"), &format!("v{i}")]),
+            Simple("OK".into())
+        );
     }
-    assert_eq!(r.cmd(&["SET", "ttl", "x", "EX", "1000"]), Simple("OK".into()));
+    assert_eq!(
+        r.cmd(&["SET", "ttl", "x", "EX", "1000"]),
+        Simple("OK".into())
+    );
     drop(r);
     assert_eq!(s.stop(), Some(0), "SIGTERM exits cleanly");
     s.restart();
     let mut r = s.raw();
     assert_eq!(r.cmd(&["DBSIZE"]), Int(501));
     for i in 0..500 {
-        assert_eq!(r.cmd(&["GET", &format!("k{i}")]), Resp::bulk(&format!("v{i}")));
+        assert_eq!(
+            r.cmd(&["GET", &format!("k{i}")]),
+            Resp::bulk(&format!("v{i}"))
+        );
     }
-    let Int(ttl) = r.cmd(&["TTL", "ttl"]) else { panic!() };
+    let Int(ttl) = r.cmd(&["TTL", "ttl"]) else {
+        panic!()
+    };
     assert!((990..=1000).contains(&ttl), "{ttl}");
 }
 
@@ -45,13 +56,21 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
     for w in 0..4 {
         let (acked, stop, port) = (acked.clone(), stop.clone(), s.port);
         writers.push(std::thread::spawn(move || {
-            let Ok(mut r) = Raw::try_connect(port) else { return };
+            let Ok(mut r) = Raw::try_connect(port) else {
+                return;
+            };
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // Pipelined batches of writes: a multi-key MSET and plain SETs.
                 let key = format!("w{w}:{i}");
                 let mut batch = Raw::encode(&["SET", &key, &i.to_string()]);
-                batch.extend(Raw::encode(&["MSET", &format!("{key}:a"), "A", &format!("{key}:b"), "B"]));
+                batch.extend(Raw::encode(&[
+                    "MSET",
+                    &format!("{key}:a"),
+                    "A",
+                    &format!("{key}:b"),
+                    "B",
+                ]));
                 r.send(&batch);
                 match (r.read(), r.read()) {
                     (Some(Simple(a)), Some(Simple(b))) if a == "OK" && b == "OK" => {
@@ -66,7 +85,9 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
             }
         }));
     }
-    wait_until("writes to be acknowledged", Duration::from_secs(30), || acked.lock().unwrap().len() > 3000);
+    wait_until("writes to be acknowledged", Duration::from_secs(30), || {
+        acked.lock().unwrap().len() > 3000
+    });
     s.kill9();
     stop.store(true, Ordering::Relaxed);
     for w in writers {
@@ -76,9 +97,15 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
     s.restart();
     let mut r = s.raw();
     for (k, v) in &acked {
-        assert_eq!(r.cmd(&["GET", k]), Resp::bulk(v), "acknowledged write of {k} lost");
+        assert_eq!(
+            r.cmd(&["GET", k]),
+            Resp::bulk(v),
+            "acknowledged write of {k} lost"
+        );
     }
-    let Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else { panic!() };
+    let Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else {
+        panic!()
+    };
     assert!(String::from_utf8_lossy(&info).contains("appendfsync:always"));
 }
 
@@ -93,5 +120,9 @@ fn storage_refuses_a_different_shard_count() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resharding"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("resharding"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

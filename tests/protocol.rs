@@ -17,32 +17,80 @@ use common::wait_until;
 fn violation(s: &Server, bytes: &[u8], error: &str) {
     let mut r = s.raw();
     r.send(bytes);
-    assert_eq!(r.read(), Some(Resp::err(error)), "input {:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(40)]));
+    assert_eq!(
+        r.read(),
+        Some(Resp::err(error)),
+        "input {:?}",
+        String::from_utf8_lossy(&bytes[..bytes.len().min(40)])
+    );
     assert!(r.is_closed(), "connection stays open after {error}");
 }
 
 #[test]
 fn protocol_errors_reply_and_close() {
     let s = Server::start(&[]);
-    violation(&s, b"*a\r\n", "ERR Protocol error: invalid multibulk length");
-    violation(&s, b"*2000000\r\n", "ERR Protocol error: invalid multibulk length");
-    violation(&s, b"*1\r\n$-5\r\n", "ERR Protocol error: invalid bulk length");
-    violation(&s, b"*1\r\n$600000000\r\n", "ERR Protocol error: invalid bulk length");
-    violation(&s, b"*1\r\n$abc\r\n", "ERR Protocol error: invalid bulk length");
-    violation(&s, b"*1\r\nfoo\r\n", "ERR Protocol error: expected '$', got 'f'");
-    violation(&s, b"set \"unbalanced\r\n", "ERR Protocol error: unbalanced quotes in request");
-    violation(&s, &vec![b'a'; 70_000], "ERR Protocol error: too big inline request");
+    violation(
+        &s,
+        b"*a\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+    violation(
+        &s,
+        b"*2000000\r\n",
+        "ERR Protocol error: invalid multibulk length",
+    );
+    violation(
+        &s,
+        b"*1\r\n$-5\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+    violation(
+        &s,
+        b"*1\r\n$600000000\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+    violation(
+        &s,
+        b"*1\r\n$abc\r\n",
+        "ERR Protocol error: invalid bulk length",
+    );
+    violation(
+        &s,
+        b"*1\r\nfoo\r\n",
+        "ERR Protocol error: expected '$', got 'f'",
+    );
+    violation(
+        &s,
+        b"set \"unbalanced\r\n",
+        "ERR Protocol error: unbalanced quotes in request",
+    );
+    violation(
+        &s,
+        &vec![b'a'; 70_000],
+        "ERR Protocol error: too big inline request",
+    );
     let mut big_count = b"*".to_vec();
     big_count.extend(vec![b'1'; 70_000]);
-    violation(&s, &big_count, "ERR Protocol error: too big mbulk count string");
+    violation(
+        &s,
+        &big_count,
+        "ERR Protocol error: too big mbulk count string",
+    );
     let mut big_bulk = b"*1\r\n$".to_vec();
     big_bulk.extend(vec![b'1'; 70_000]);
-    violation(&s, &big_bulk, "ERR Protocol error: too big bulk count string");
+    violation(
+        &s,
+        &big_bulk,
+        "ERR Protocol error: too big bulk count string",
+    );
     // Commands before the violation in the same packet are answered first.
     let mut r = s.raw();
     r.send(b"PING\r\n*1\r\nx\r\n");
     assert_eq!(r.read(), Some(Simple("PONG".into())));
-    assert_eq!(r.read(), Some(Resp::err("ERR Protocol error: expected '$', got 'x'")));
+    assert_eq!(
+        r.read(),
+        Some(Resp::err("ERR Protocol error: expected '$', got 'x'"))
+    );
     assert!(r.is_closed());
     assert_eq!(s.raw().cmd(&["PING"]), Simple("PONG".into()));
 }
@@ -51,16 +99,29 @@ fn protocol_errors_reply_and_close() {
 fn command_errors_keep_the_connection() {
     let s = Server::start(&[]);
     let mut r = s.raw();
-    assert_eq!(r.cmd(&["NOSUCH", "a", "b"]), Resp::err("ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' "));
-    assert_eq!(r.cmd(&["GET"]), Resp::err("ERR wrong number of arguments for 'get' command"));
-    assert_eq!(r.cmd(&["GET", "a", "b"]), Resp::err("ERR wrong number of arguments for 'get' command"));
+    assert_eq!(
+        r.cmd(&["NOSUCH", "a", "b"]),
+        Resp::err("ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' ")
+    );
+    assert_eq!(
+        r.cmd(&["GET"]),
+        Resp::err("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        r.cmd(&["GET", "a", "b"]),
+        Resp::err("ERR wrong number of arguments for 'get' command")
+    );
     // Inline commands, blank lines and *0 are accepted like Redis does.
     r.send(b"\r\n*0\r\nset inline \"a b\"\r\nget inline\r\n");
     assert_eq!(r.read(), Some(Simple("OK".into())));
     assert_eq!(r.read(), Some(Resp::bulk("a b")));
     let long = "x".repeat(1000);
     let Error(e) = r.cmd(&[&long]) else { panic!() };
-    assert!(e.len() < 200, "unknown-command text is bounded: {}", e.len());
+    assert!(
+        e.len() < 200,
+        "unknown-command text is bounded: {}",
+        e.len()
+    );
 }
 
 #[test]
@@ -133,7 +194,10 @@ fn maxclients_refuses_extra_connections() {
     let mut b = s.raw();
     assert_eq!(b.cmd(&["PING"]), Simple("PONG".into()));
     let mut c = s.raw();
-    assert_eq!(c.read(), Some(Resp::err("ERR max number of clients reached")));
+    assert_eq!(
+        c.read(),
+        Some(Resp::err("ERR max number of clients reached"))
+    );
     assert!(c.is_closed());
     drop(a);
     wait_until("a slot to free up", Duration::from_secs(5), || {
@@ -151,16 +215,34 @@ fn a_client_that_never_reads_is_disconnected() {
     // 400 MiB of replies requested, none read: the server must neither
     // buffer them all nor keep the connection forever.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    let gets: Vec<u8> = (0..400).flat_map(|_| Raw::encode(&["GET", "big"])).collect();
-    stream.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
+    let gets: Vec<u8> = (0..400)
+        .flat_map(|_| Raw::encode(&["GET", "big"]))
+        .collect();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let _ = stream.write_all(&gets);
-    wait_until("the stalled client to be dropped", Duration::from_secs(20), || {
-        let Bulk(Some(info)) = r.cmd(&["INFO", "clients"]) else { return false };
-        String::from_utf8_lossy(&info).contains("connected_clients:1\r\n")
-    });
-    let Bulk(Some(mem)) = r.cmd(&["INFO", "memory"]) else { panic!() };
+    wait_until(
+        "the stalled client to be dropped",
+        Duration::from_secs(20),
+        || {
+            let Bulk(Some(info)) = r.cmd(&["INFO", "clients"]) else {
+                return false;
+            };
+            String::from_utf8_lossy(&info).contains("connected_clients:1\r\n")
+        },
+    );
+    let Bulk(Some(mem)) = r.cmd(&["INFO", "memory"]) else {
+        panic!()
+    };
     let mem = String::from_utf8_lossy(&mem).to_string();
-    let rss: u64 = mem.lines().find_map(|l| l.strip_prefix("used_memory_rss:")).unwrap().trim().parse().unwrap();
+    let rss: u64 = mem
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory_rss:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
     assert!(rss < 300 << 20, "server buffered the replies: rss {rss}");
     drop(stream);
 }

@@ -17,15 +17,29 @@ fn ping_echo_select_time_quit() {
     let mut r = s.raw();
     assert_eq!(r.cmd(&["PING"]), Simple("PONG".into()));
     assert_eq!(r.cmd(&["ping", "hi"]), b("hi"));
-    assert_eq!(r.cmd(&["PING", "a", "b"]), Resp::err("ERR wrong number of arguments for 'ping' command"));
+    assert_eq!(
+        r.cmd(&["PING", "a", "b"]),
+        Resp::err("ERR wrong number of arguments for 'ping' command")
+    );
     assert_eq!(r.cmd(&["ECHO", "x y"]), b("x y"));
     assert_eq!(r.cmd(&["SELECT", "0"]), Simple("OK".into()));
-    assert_eq!(r.cmd(&["SELECT", "1"]), Resp::err("ERR DB index is out of range"));
-    assert_eq!(r.cmd(&["SELECT", "x"]), Resp::err("ERR value is not an integer or out of range"));
-    let Array(Some(t)) = r.cmd(&["TIME"]) else { panic!() };
+    assert_eq!(
+        r.cmd(&["SELECT", "1"]),
+        Resp::err("ERR DB index is out of range")
+    );
+    assert_eq!(
+        r.cmd(&["SELECT", "x"]),
+        Resp::err("ERR value is not an integer or out of range")
+    );
+    let Array(Some(t)) = r.cmd(&["TIME"]) else {
+        panic!()
+    };
     let Bulk(Some(secs)) = &t[0] else { panic!() };
     let secs: u64 = String::from_utf8(secs.clone()).unwrap().parse().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     assert!(secs.abs_diff(now) <= 2);
     assert_eq!(r.cmd(&["QUIT"]), Simple("OK".into()));
     assert!(r.is_closed());
@@ -37,19 +51,31 @@ fn hello_switches_protocol() {
     use std::io::Write;
     let s = Server::start(&[]);
     let mut r = s.raw();
-    let Array(Some(m)) = r.cmd(&["HELLO"]) else { panic!() };
+    let Array(Some(m)) = r.cmd(&["HELLO"]) else {
+        panic!()
+    };
     assert!(m.contains(&b("proto")) && m.contains(&Int(2)));
-    assert_eq!(r.cmd(&["HELLO", "4"]), Resp::err("NOPROTO unsupported protocol version"));
-    assert_eq!(r.cmd(&["HELLO", "x"]), Resp::err("ERR Protocol version is not an integer or out of range"));
+    assert_eq!(
+        r.cmd(&["HELLO", "4"]),
+        Resp::err("NOPROTO unsupported protocol version")
+    );
+    assert_eq!(
+        r.cmd(&["HELLO", "x"]),
+        Resp::err("ERR Protocol version is not an integer or out of range")
+    );
     // After HELLO 3 replies are RESP3: a map header, then `_` for a null.
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", s.port)).unwrap();
-    stream.write_all(&common::Raw::encode(&["HELLO", "3", "SETNAME", "me"])).unwrap();
+    stream
+        .write_all(&common::Raw::encode(&["HELLO", "3", "SETNAME", "me"]))
+        .unwrap();
     let mut head = [0u8; 4];
     stream.read_exact(&mut head).unwrap();
     assert_eq!(&head, b"%7\r\n");
     let mut rest = vec![0u8; 4096];
     let _ = stream.read(&mut rest).unwrap();
-    stream.write_all(&common::Raw::encode(&["GET", "nothing"])).unwrap();
+    stream
+        .write_all(&common::Raw::encode(&["GET", "nothing"]))
+        .unwrap();
     let mut null = [0u8; 3];
     stream.read_exact(&mut null).unwrap();
     assert_eq!(&null, b"_\r\n");
@@ -60,24 +86,50 @@ fn client_subcommands() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     let mut other = s.raw();
-    assert_eq!(other.cmd(&["CLIENT", "SETNAME", "second"]), Simple("OK".into()));
-    let Int(id) = r.cmd(&["CLIENT", "ID"]) else { panic!() };
+    assert_eq!(
+        other.cmd(&["CLIENT", "SETNAME", "second"]),
+        Simple("OK".into())
+    );
+    let Int(id) = r.cmd(&["CLIENT", "ID"]) else {
+        panic!()
+    };
     assert!(id > 0);
     assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), Bulk(None));
     assert_eq!(r.cmd(&["CLIENT", "SETNAME", "first"]), Simple("OK".into()));
     assert_eq!(r.cmd(&["CLIENT", "GETNAME"]), b("first"));
-    assert_eq!(r.cmd(&["CLIENT", "SETNAME", "has space"]), Resp::err("ERR Client names cannot contain spaces, newlines or special characters."));
-    let Bulk(Some(info)) = r.cmd(&["CLIENT", "INFO"]) else { panic!() };
+    assert_eq!(
+        r.cmd(&["CLIENT", "SETNAME", "has space"]),
+        Resp::err("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    let Bulk(Some(info)) = r.cmd(&["CLIENT", "INFO"]) else {
+        panic!()
+    };
     let info = String::from_utf8(info).unwrap();
-    assert!(info.contains(&format!("id={id} ")) && info.contains("name=first"), "{info}");
+    assert!(
+        info.contains(&format!("id={id} ")) && info.contains("name=first"),
+        "{info}"
+    );
     // LIST sees clients of every core.
-    let Bulk(Some(list)) = r.cmd(&["CLIENT", "LIST"]) else { panic!() };
+    let Bulk(Some(list)) = r.cmd(&["CLIENT", "LIST"]) else {
+        panic!()
+    };
     let list = String::from_utf8(list).unwrap();
-    assert!(list.contains("name=first") && list.contains("name=second"), "{list}");
-    let Bulk(Some(one)) = r.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]) else { panic!() };
+    assert!(
+        list.contains("name=first") && list.contains("name=second"),
+        "{list}"
+    );
+    let Bulk(Some(one)) = r.cmd(&["CLIENT", "LIST", "ID", &id.to_string()]) else {
+        panic!()
+    };
     assert_eq!(String::from_utf8(one).unwrap().lines().count(), 1);
-    assert_eq!(r.cmd(&["CLIENT", "BOGUS"]), Resp::err("ERR unknown subcommand 'BOGUS'. Try CLIENT HELP."));
-    assert_eq!(r.cmd(&["CLIENT", "ID", "x"]), Resp::err("ERR wrong number of arguments for 'client|id' command"));
+    assert_eq!(
+        r.cmd(&["CLIENT", "BOGUS"]),
+        Resp::err("ERR unknown subcommand 'BOGUS'. Try CLIENT HELP.")
+    );
+    assert_eq!(
+        r.cmd(&["CLIENT", "ID", "x"]),
+        Resp::err("ERR wrong number of arguments for 'client|id' command")
+    );
 }
 
 #[test]
@@ -85,34 +137,78 @@ fn info_config_command() {
     let s = Server::start(&[]);
     let mut r = s.raw();
     assert_eq!(r.cmd(&["SET", "x", "1"]), Simple("OK".into()));
-    let Bulk(Some(info)) = r.cmd(&["INFO"]) else { panic!() };
+    let Bulk(Some(info)) = r.cmd(&["INFO"]) else {
+        panic!()
+    };
     let info = String::from_utf8(info).unwrap();
-    for needle in ["# Server", "redis_version:7.0.15", "# Clients", "connected_clients:", "# Memory", "# Stats", "# Keyspace", "db0:keys=1,expires=0", "# Shards", "shard_0:", "shard_1:"] {
+    for needle in [
+        "# Server",
+        "redis_version:7.0.15",
+        "# Clients",
+        "connected_clients:",
+        "# Memory",
+        "# Stats",
+        "# Keyspace",
+        "db0:keys=1,expires=0",
+        "# Shards",
+        "shard_0:",
+        "shard_1:",
+    ] {
         assert!(info.contains(needle), "INFO lacks {needle}:\n{info}");
     }
-    let Bulk(Some(ks)) = r.cmd(&["INFO", "keyspace"]) else { panic!() };
+    let Bulk(Some(ks)) = r.cmd(&["INFO", "keyspace"]) else {
+        panic!()
+    };
     assert!(!String::from_utf8(ks).unwrap().contains("# Server"));
 
-    assert_eq!(r.cmd(&["CONFIG", "GET", "maxclients"]), Array(Some(vec![b("maxclients"), b("10000")])));
-    assert_eq!(r.cmd(&["CONFIG", "SET", "maxclients", "500"]), Simple("OK".into()));
-    assert_eq!(r.cmd(&["CONFIG", "GET", "maxclients"]), Array(Some(vec![b("maxclients"), b("500")])));
-    assert_eq!(r.cmd(&["CONFIG", "GET", "no-such-param"]), Array(Some(vec![])));
-    let Array(Some(all)) = r.cmd(&["CONFIG", "GET", "*max*"]) else { panic!() };
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "maxclients"]),
+        Array(Some(vec![b("maxclients"), b("10000")]))
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxclients", "500"]),
+        Simple("OK".into())
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "maxclients"]),
+        Array(Some(vec![b("maxclients"), b("500")]))
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "no-such-param"]),
+        Array(Some(vec![]))
+    );
+    let Array(Some(all)) = r.cmd(&["CONFIG", "GET", "*max*"]) else {
+        panic!()
+    };
     assert!(all.len() >= 4 && all.len() % 2 == 0);
-    assert_eq!(r.cmd(&["CONFIG", "SET", "no-such-param", "1"]), Resp::err("ERR Unknown option or number of arguments for CONFIG SET - 'no-such-param'"));
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "no-such-param", "1"]),
+        Resp::err("ERR Unknown option or number of arguments for CONFIG SET - 'no-such-param'")
+    );
     assert_eq!(r.cmd(&["CONFIG", "SET", "save", ""]), Simple("OK".into()));
-    assert_eq!(r.cmd(&["CONFIG", "GET", "appendfsync"]), Array(Some(vec![b("appendfsync"), b("everysec")])));
+    assert_eq!(
+        r.cmd(&["CONFIG", "GET", "appendfsync"]),
+        Array(Some(vec![b("appendfsync"), b("everysec")]))
+    );
 
-    let Int(n) = r.cmd(&["COMMAND", "COUNT"]) else { panic!() };
+    let Int(n) = r.cmd(&["COMMAND", "COUNT"]) else {
+        panic!()
+    };
     assert!(n >= 50, "{n}");
-    let Array(Some(get)) = r.cmd(&["COMMAND", "INFO", "get", "nosuch"]) else { panic!() };
+    let Array(Some(get)) = r.cmd(&["COMMAND", "INFO", "get", "nosuch"]) else {
+        panic!()
+    };
     assert_eq!(get[1], Bulk(None));
     let Array(Some(row)) = &get[0] else { panic!() };
     assert_eq!(row[0], b("get"));
     assert_eq!(row[1], Int(2));
-    let Array(Some(docs)) = r.cmd(&["COMMAND", "DOCS", "set"]) else { panic!() };
+    let Array(Some(docs)) = r.cmd(&["COMMAND", "DOCS", "set"]) else {
+        panic!()
+    };
     assert_eq!(docs[0], b("set"));
-    let Array(Some(_)) = r.cmd(&["COMMAND"]) else { panic!() };
+    let Array(Some(_)) = r.cmd(&["COMMAND"]) else {
+        panic!()
+    };
 }
 
 #[test]
@@ -122,7 +218,10 @@ fn redis_cli_drives_the_server() {
     assert_eq!(s.cli(&["get", "cli"]), "hello world");
     assert_eq!(s.cli(&["incr", "n"]), "1");
     assert_eq!(s.cli(&["dbsize"]), "2");
-    assert_eq!(s.cli(&["nosuchcmd", "x"]), "ERR unknown command 'nosuchcmd', with args beginning with: 'x'");
+    assert_eq!(
+        s.cli(&["nosuchcmd", "x"]),
+        "ERR unknown command 'nosuchcmd', with args beginning with: 'x'"
+    );
     // redis-cli without a command reads commands from stdin.
     let out = std::process::Command::new("redis-cli")
         .args(["-p", &s.port.to_string()])
@@ -131,7 +230,10 @@ fn redis_cli_drives_the_server() {
         .spawn()
         .and_then(|mut c| {
             use std::io::Write;
-            c.stdin.take().unwrap().write_all(b"set piped 1\nget piped\n")?;
+            c.stdin
+                .take()
+                .unwrap()
+                .write_all(b"set piped 1\nget piped\n")?;
             c.wait_with_output()
         })
         .unwrap();

@@ -29,7 +29,13 @@ fn resp_parse(c: &mut Criterion) {
         let mut wire = Vec::new();
         for i in 0..pipeline {
             let key = format!("key:{i:012}");
-            wire.extend(format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n", key.len()).bytes());
+            wire.extend(
+                format!(
+                    "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nxyz\r\n",
+                    key.len()
+                )
+                .bytes(),
+            );
         }
         g.throughput(Throughput::Elements(pipeline as u64));
         g.bench_with_input(BenchmarkId::new("set", pipeline), &wire, |b, wire| {
@@ -74,20 +80,29 @@ fn resp_encode(c: &mut Criterion) {
 
 fn slot_hashing(c: &mut Criterion) {
     c.bench_function("key_slot_16B", |b| b.iter(|| key_slot(b"key:000000123456")));
-    c.bench_function("key_slot_hashtag", |b| b.iter(|| key_slot(b"{user1000}.following")));
+    c.bench_function("key_slot_hashtag", |b| {
+        b.iter(|| key_slot(b"{user1000}.following"))
+    });
 }
 
 fn metadata(c: &mut Criterion) {
-    let m = Meta { expire_at: Some(1_700_000_000_000), ..Meta::string(Bytes::from(vec![b'v'; 64])) };
+    let m = Meta {
+        expire_at: Some(1_700_000_000_000),
+        ..Meta::string(Bytes::from(vec![b'v'; 64]))
+    };
     let raw = Bytes::from(m.encode());
     c.bench_function("meta_encode_string64", |b| b.iter(|| m.encode().len()));
-    c.bench_function("meta_decode_string64", |b| b.iter(|| Meta::decode_bytes(&raw).map(|m| m.expire_at)));
+    c.bench_function("meta_decode_string64", |b| {
+        b.iter(|| Meta::decode_bytes(&raw).map(|m| m.expire_at))
+    });
 }
 
 /// Round trips between two executors pinned to different CPUs, with the
 /// receiver parked between messages (the common case at low load).
 fn cross_core_hop(c: &mut Criterion) {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     if cpus < 2 {
         return;
     }
@@ -131,5 +146,12 @@ fn flume_round_trips(iters: u64, spin_us: u64) -> Duration {
     elapsed
 }
 
-criterion_group!(benches, resp_parse, resp_encode, slot_hashing, metadata, cross_core_hop);
+criterion_group!(
+    benches,
+    resp_parse,
+    resp_encode,
+    slot_hashing,
+    metadata,
+    cross_core_hop
+);
 criterion_main!(benches);

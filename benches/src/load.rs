@@ -55,7 +55,9 @@ struct KeyGen {
 impl KeyGen {
     fn next(&mut self) -> u64 {
         match &self.zipf {
-            Some(z) => (z.sample(&mut self.rng) as u64).saturating_sub(1).min(self.keys - 1),
+            Some(z) => (z.sample(&mut self.rng) as u64)
+                .saturating_sub(1)
+                .min(self.keys - 1),
             None => self.rng.gen_range(0..self.keys),
         }
     }
@@ -63,7 +65,12 @@ impl KeyGen {
 
 /// Runs the workload on `args.threads` threads and merges their histograms.
 pub fn run(args: &Args) -> std::io::Result<RunResult> {
-    let threads = if args.threads == 0 { args.clients } else { args.threads }.clamp(1, args.clients.max(1));
+    let threads = if args.threads == 0 {
+        args.clients
+    } else {
+        args.threads
+    }
+    .clamp(1, args.clients.max(1));
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|t| {
@@ -81,9 +88,17 @@ pub fn run(args: &Args) -> std::io::Result<RunResult> {
         per_shard: vec![0; args.slot_aware.unwrap_or(0)],
     };
     for h in handles {
-        let r = h.join().map_err(|_| std::io::Error::other("worker panicked"))??;
-        total.service.add(&r.service).map_err(|e| std::io::Error::other(e.to_string()))?;
-        total.corrected.add(&r.corrected).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let r = h
+            .join()
+            .map_err(|_| std::io::Error::other("worker panicked"))??;
+        total
+            .service
+            .add(&r.service)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        total
+            .corrected
+            .add(&r.corrected)
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
         total.ops += r.ops;
         total.errors += r.errors;
         for (a, b) in total.per_shard.iter_mut().zip(r.per_shard) {
@@ -136,7 +151,11 @@ fn thread_main(args: &Args, thread: u64, conns: usize, threads: u64) -> std::io:
         let stream = TcpStream::connect((args.host.as_str(), args.port))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        pool.push(Conn { stream, buf: BytesMut::with_capacity(64 * 1024), next_due: start + offset });
+        pool.push(Conn {
+            stream,
+            buf: BytesMut::with_capacity(64 * 1024),
+            next_due: start + offset,
+        });
     }
     let budget = args.requests / threads;
     let deadline = args.duration.map(|d| start + Duration::from_secs_f64(d));
@@ -175,7 +194,11 @@ fn thread_main(args: &Args, thread: u64, conns: usize, threads: u64) -> std::io:
                 }
             }
             let sent = Instant::now();
-            let intended = if interval.is_some() { conn.next_due } else { sent };
+            let intended = if interval.is_some() {
+                conn.next_due
+            } else {
+                sent
+            };
             conn.stream.write_all(&batch)?;
             inflight.push((sent, intended));
         }

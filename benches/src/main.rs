@@ -22,7 +22,10 @@ use clap::Parser;
 
 /// Workload description.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "shardis-bench", about = "Open/closed-loop load generator with HDR latency percentiles")]
+#[command(
+    name = "shardis-bench",
+    about = "Open/closed-loop load generator with HDR latency percentiles"
+)]
 pub struct Args {
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,

@@ -25,7 +25,11 @@ fn line(name: &str, h: &Histogram<u64>) -> String {
 }
 
 pub fn print(args: &Args, r: &RunResult, wall: Duration) {
-    let mode = if args.rate > 0.0 { format!("open loop at {} ops/s", args.rate) } else { "closed loop".into() };
+    let mode = if args.rate > 0.0 {
+        format!("open loop at {} ops/s", args.rate)
+    } else {
+        "closed loop".into()
+    };
     println!(
         "command: shardis-bench {}",
         std::env::args().skip(1).collect::<Vec<_>>().join(" ")
@@ -48,8 +52,11 @@ pub fn print(args: &Args, r: &RunResult, wall: Duration) {
     println!("{}", line("CO-corrected", &r.corrected));
     if !r.per_shard.is_empty() {
         let total: u64 = r.per_shard.iter().sum();
-        let spread: Vec<String> =
-            r.per_shard.iter().map(|n| format!("{:.1}%", *n as f64 * 100.0 / total.max(1) as f64)).collect();
+        let spread: Vec<String> = r
+            .per_shard
+            .iter()
+            .map(|n| format!("{:.1}%", *n as f64 * 100.0 / total.max(1) as f64))
+            .collect();
         println!("\nkeys per shard by hash slot: {}", spread.join(" "));
     }
 }

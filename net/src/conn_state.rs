@@ -28,7 +28,12 @@ impl ClientInfo {
     /// One line of CLIENT LIST / CLIENT INFO, in Redis 7.0's field order.
     pub fn describe(&self) -> String {
         let now = Instant::now();
-        let text = |v: &RefCell<Option<Bytes>>| v.borrow().as_ref().map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default();
+        let text = |v: &RefCell<Option<Bytes>>| {
+            v.borrow()
+                .as_ref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
             self.id,
@@ -57,7 +62,12 @@ pub struct ConnState {
 
 impl ConnState {
     pub fn new(info: Rc<ClientInfo>) -> Self {
-        ConnState { info, proto: Protocol::Resp2, closing: false, last_command: "NULL" }
+        ConnState {
+            info,
+            proto: Protocol::Resp2,
+            closing: false,
+            last_command: "NULL",
+        }
     }
 
     pub fn set_proto(&mut self, p: Protocol) {

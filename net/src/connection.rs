@@ -180,7 +180,11 @@ pub async fn run(cx: Rc<CoreCtx>, mut stream: TcpStream) {
     cx.clients.borrow_mut().remove(&id);
 }
 
-async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -> std::io::Result<()> {
+async fn serve(
+    cx: &Rc<CoreCtx>,
+    stream: &mut TcpStream,
+    conn: &mut ConnState,
+) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     // Reads land here first: reading straight into `rbuf` would zero-fill
     // its spare capacity on every read.
@@ -196,7 +200,10 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
             ..Limits::default()
         };
         if rbuf.len() >= shared.query_buffer_limit.load(Ordering::Relaxed) {
-            tracing::warn!(client = conn.info.id, "closing client that reached max query buffer length");
+            tracing::warn!(
+                client = conn.info.id,
+                "closing client that reached max query buffer length"
+            );
             return Ok(());
         }
         if rbuf.is_empty() && rbuf.capacity() > 1 << 20 {
@@ -225,7 +232,11 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
                     let plan = cmd::plan(&mut Ctx { cx, conn }, &args);
                     conn.info.last_command.set(conn.last_command);
                     // HELLO answers in the protocol it switches to.
-                    let proto = if args[0].eq_ignore_ascii_case(b"hello") { conn.proto } else { proto_before };
+                    let proto = if args[0].eq_ignore_ascii_case(b"hello") {
+                        conn.proto
+                    } else {
+                        proto_before
+                    };
                     batch.push(cx, plan, proto).await;
                     if conn.closing {
                         close = true;
@@ -239,7 +250,9 @@ async fn serve(cx: &Rc<CoreCtx>, stream: &mut TcpStream, conn: &mut ConnState) -
                     }
                 }
                 Err(e) => {
-                    batch.push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto).await;
+                    batch
+                        .push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto)
+                        .await;
                     close = true;
                     break;
                 }

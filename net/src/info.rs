@@ -43,7 +43,11 @@ fn rss_bytes() -> u64 {
     // Resident pages from /proc; page size 4 KiB on the platforms we run on.
     std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_or(0, |pages| pages * 4096)
 }
 
@@ -58,13 +62,26 @@ fn human(bytes: u64) -> String {
     }
 }
 
-const DEFAULT_SECTIONS: &[&str] =
-    &["server", "clients", "memory", "persistence", "stats", "replication", "cpu", "cluster", "keyspace", "shards"];
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "cluster",
+    "keyspace",
+    "shards",
+];
 
 /// Renders the requested sections (none, `default`, `all` or `everything`
 /// mean all of ours).
 pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> String {
-    let all = wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "default" | "all" | "everything"));
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| matches!(w.as_str(), "default" | "all" | "everything"));
     let show = |s: &str| all || wanted.iter().any(|w| w == s);
     let mut out = String::new();
     let sum = |f: fn(&CoreSnapshot) -> u64| cores.iter().map(f).sum::<u64>();
@@ -88,7 +105,9 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                 shared.run_id,
                 o.port,
                 uptime / 86400,
-                std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 o.config_file.clone().unwrap_or_default(),
                 o.shards,
             ),
@@ -121,14 +140,21 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                 shared.rejected_connections.load(Ordering::Relaxed),
                 sum(|c| c.expired_keys),
             ),
-            "replication" => write!(out, "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"),
+            "replication" => write!(
+                out,
+                "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n"
+            ),
             "cpu" => write!(out, "# CPU\r\n"),
             "cluster" => write!(out, "# Cluster\r\ncluster_enabled:0\r\n"),
             "keyspace" => {
                 let keys = sum(|c| c.keys);
                 let _ = write!(out, "# Keyspace\r\n");
                 if keys > 0 {
-                    write!(out, "db0:keys={keys},expires={},avg_ttl=0\r\n", sum(|c| c.expires))
+                    write!(
+                        out,
+                        "db0:keys={keys},expires={},avg_ttl=0\r\n",
+                        sum(|c| c.expires)
+                    )
                 } else {
                     Ok(())
                 }

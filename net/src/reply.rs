@@ -58,12 +58,17 @@ impl CmdError {
     /// The Redis error reply for this error.
     pub fn to_reply(&self) -> Reply {
         Reply::error(match self {
-            CmdError::WrongArity(cmd) => format!("ERR wrong number of arguments for '{cmd}' command"),
+            CmdError::WrongArity(cmd) => {
+                format!("ERR wrong number of arguments for '{cmd}' command")
+            }
             CmdError::UnknownCommand { name, args } => {
                 format!("ERR unknown command '{name}', with args beginning with: {args}")
             }
             CmdError::UnknownSubcommand { command, sub } => {
-                format!("ERR unknown subcommand '{sub}'. Try {} HELP.", command.to_uppercase())
+                format!(
+                    "ERR unknown subcommand '{sub}'. Try {} HELP.",
+                    command.to_uppercase()
+                )
             }
             CmdError::Syntax => "ERR syntax error".into(),
             CmdError::NotInteger => "ERR value is not an integer or out of range".into(),
@@ -76,7 +81,9 @@ impl CmdError {
             CmdError::ExpireNxConflict => {
                 "ERR NX and XX, GT or LT options at the same time are not compatible".into()
             }
-            CmdError::ExpireGtLtConflict => "ERR GT and LT options at the same time are not compatible".into(),
+            CmdError::ExpireGtLtConflict => {
+                "ERR GT and LT options at the same time are not compatible".into()
+            }
             CmdError::UnsupportedOption(o) => format!("ERR Unsupported option {o}"),
             CmdError::NoProto => "NOPROTO unsupported protocol version".into(),
             CmdError::ConfigSetUnknown(name) => {
@@ -98,7 +105,9 @@ impl CmdError {
 /// The Redis error reply for a shard error.
 pub fn op_error_reply(e: &OpError) -> Reply {
     Reply::error(match e {
-        OpError::WrongType => "WRONGTYPE Operation against a key holding the wrong kind of value".to_string(),
+        OpError::WrongType => {
+            "WRONGTYPE Operation against a key holding the wrong kind of value".to_string()
+        }
         OpError::NotInteger => "ERR value is not an integer or out of range".into(),
         OpError::NotFloat => "ERR value is not a valid float".into(),
         OpError::HashNotInteger => "ERR hash value is not an integer".into(),
@@ -107,6 +116,7 @@ pub fn op_error_reply(e: &OpError) -> Reply {
         OpError::NanOrInfinity => "ERR increment would produce NaN or Infinity".into(),
         OpError::TooLarge => "ERR string exceeds maximum allowed size (proto-max-bulk-len)".into(),
         OpError::NoSuchKey => "ERR no such key".into(),
+        OpError::NoLeader => "TRYAGAIN no leader for this shard yet, try again".into(),
         OpError::Storage(why) => format!("IOERR storage failure, writes refused: {why}"),
     })
 }

@@ -45,7 +45,9 @@ pub struct Shared {
 
 impl Shared {
     pub fn new(opts: ServerOptions) -> Self {
-        let run_id: String = (0..40).map(|_| format!("{:x}", rand::random::<u8>() % 16)).collect();
+        let run_id: String = (0..40)
+            .map(|_| format!("{:x}", rand::random::<u8>() % 16))
+            .collect();
         let mut config = BTreeMap::new();
         for (k, v) in [
             ("appendonly", "yes"),
@@ -106,10 +108,22 @@ impl Shared {
         m.insert("port".into(), o.port.to_string());
         m.insert("dir".into(), o.dir.clone());
         m.insert("appendfsync".into(), o.appendfsync.name().into());
-        m.insert("maxclients".into(), self.maxclients.load(Ordering::Relaxed).to_string());
-        m.insert("proto-max-bulk-len".into(), self.proto_max_bulk_len.load(Ordering::Relaxed).to_string());
-        m.insert("client-query-buffer-limit".into(), self.query_buffer_limit.load(Ordering::Relaxed).to_string());
-        m.insert("client-output-write-timeout".into(), self.output_timeout_ms.load(Ordering::Relaxed).to_string());
+        m.insert(
+            "maxclients".into(),
+            self.maxclients.load(Ordering::Relaxed).to_string(),
+        );
+        m.insert(
+            "proto-max-bulk-len".into(),
+            self.proto_max_bulk_len.load(Ordering::Relaxed).to_string(),
+        );
+        m.insert(
+            "client-query-buffer-limit".into(),
+            self.query_buffer_limit.load(Ordering::Relaxed).to_string(),
+        );
+        m.insert(
+            "client-output-write-timeout".into(),
+            self.output_timeout_ms.load(Ordering::Relaxed).to_string(),
+        );
         m
     }
 }

@@ -1,9 +1,12 @@
-//! The per-core runtime around a [`Shard`]: runs op batches for local
-//! connections and for other cores (its inbox), commits the tick's writes,
-//! and drives the fsync policy and active expiry.
+//! The per-core runtime around a [`Shard`] and its Raft group: runs op
+//! batches for local connections and for other cores (its inbox), sends
+//! every write through the group, and drives active expiry and the
+//! once-a-second fsync of `everysec`.
 //!
-//! Everything here lives on one glommio executor. `RefCell` borrows are
-//! never held across an `.await`.
+//! Reads run directly on the shard; each run of consecutive writes in a
+//! batch becomes one Raft entry (`client_write`), applied by the state
+//! machine through the same `Shard::execute`. Everything here lives on one
+//! glommio executor; `RefCell` borrows are never held across an `.await`.
 
 use std::cell::Cell;
 use std::cell::RefCell;
@@ -11,6 +14,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use rocksdb::DB;
 
 use crate::durability::Durability;
@@ -23,10 +27,16 @@ use crate::op::Op;
 use crate::op::Output;
 use crate::outbox::Outbox;
 use crate::outbox::ReplySlot;
+use crate::raft::WriteRequest;
+use crate::raft::log_store::RocksLogStore;
+use crate::raft::node;
+use crate::raft::node::ShardRaft;
+use crate::raft::state_machine::ShardStateMachine;
 use crate::router::Router;
 use crate::shard::Shard;
 use crate::shard::ShardStats;
 use crate::slot::ShardId;
+use crate::storage::raft_cf;
 
 /// Current unix time in milliseconds.
 pub fn now_ms() -> i64 {
@@ -40,57 +50,79 @@ pub fn now_ms() -> i64 {
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 const EXPIRE_BATCH: usize = 200;
 
-/// A batch of ops handed to a shard whose results are not collected yet.
-pub enum Pending {
-    /// Ran here; waits only for durability (the ticket, under `always`).
-    Local(OpResults, Option<u64>),
-    /// Queued for another core; the reply arrives once durable there.
-    Remote(Rc<ReplySlot>),
+/// How a shard runs.
+#[derive(Debug, Clone, Copy)]
+pub struct CoreOptions {
+    pub policy: FsyncPolicy,
+    /// Read cache budget of this shard, bytes.
+    pub cache_bytes: usize,
+    /// Build a snapshot (and purge the log) after this many applied entries.
+    pub snapshot_every: u64,
+}
+
+/// A batch handed to a shard whose results are not collected yet.
+pub struct Pending(Rc<ReplySlot>);
+
+/// What INFO reports about a shard's Raft group.
+#[derive(Debug, Clone)]
+pub struct RaftStatus {
+    pub role: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub last_log_index: u64,
+    pub committed: u64,
+    pub applied: u64,
+    pub snapshot: u64,
+    pub purged: u64,
 }
 
 pub struct Core {
     pub id: ShardId,
     pub router: Router,
     outbox: Rc<Outbox>,
-    shard: RefCell<Shard>,
+    shard: Rc<RefCell<Shard>>,
     durability: Rc<Durability>,
-    /// Number of the write batch this tick is filling; earlier ones are committed.
-    batch_seq: Cell<u64>,
-    /// Batch number of the latest write op (0: none yet).
-    last_write_seq: Cell<u64>,
-    commit_scheduled: Cell<bool>,
+    raft: ShardRaft,
+    /// Seconds of `everysec` ticks requested so far.
+    ticks: Cell<u64>,
 }
 
-/// Pending writes above this size are committed before the tick ends, so a
-/// pipeline of large writes cannot pile up memory in one batch.
-const MAX_PENDING_BYTES: usize = 8 << 20;
+fn raft_err(e: impl std::fmt::Display) -> OpError {
+    OpError::Storage(e.to_string())
+}
 
 impl Core {
-    /// Builds core `id`'s runtime and starts its inbox, expiry and fsync
-    /// fibers. Must run on that core's executor.
-    pub fn start(
+    /// Builds core `id`'s runtime: opens its shard, starts its Raft group
+    /// (initialising a one-member group on first start, replaying the log
+    /// after a restart) and its inbox, expiry and fsync fibers. Must run on
+    /// that core's executor.
+    pub async fn start(
         id: ShardId,
         db: Arc<DB>,
         router: Router,
         inbox: flume::Receiver<ShardMsg>,
-        policy: FsyncPolicy,
-        cache_bytes: usize,
+        opts: CoreOptions,
     ) -> Result<Rc<Core>, OpError> {
-        let shard = Shard::open(id, db.clone(), cache_bytes)?;
-        let durability = Durability::start(db, policy, id.0).map_err(|e| OpError::Storage(e.to_string()))?;
+        let shard = Rc::new(RefCell::new(Shard::open(id, db.clone(), opts.cache_bytes)?));
+        let durability = Durability::start(db.clone(), opts.policy, id.0).map_err(raft_err)?;
+        let log = RocksLogStore::new(db, raft_cf(id.0), opts.policy == FsyncPolicy::Always)
+            .map_err(raft_err)?;
+        let sm = ShardStateMachine::new(shard.clone());
+        let raft = node::start(log, sm, opts.snapshot_every)
+            .await
+            .map_err(OpError::Storage)?;
         let core = Rc::new(Core {
             id,
             outbox: Outbox::new(router.clone()),
             router,
-            shard: RefCell::new(shard),
+            shard,
             durability,
-            batch_seq: Cell::new(1),
-            last_write_seq: Cell::new(0),
-            commit_scheduled: Cell::new(false),
+            raft,
+            ticks: Cell::new(0),
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
-        if policy == FsyncPolicy::EverySec {
+        if opts.policy == FsyncPolicy::EverySec {
             glommio::spawn_local(fsync_every_second(Rc::downgrade(&core))).detach();
         }
         Ok(core)
@@ -104,71 +136,88 @@ impl Core {
         &self.durability
     }
 
-    /// Runs `ops` on this core's shard in order. Returns the results and,
-    /// under `always`, the batch ticket the replies must wait for.
-    fn run_local(self: &Rc<Self>, ops: Vec<Op>) -> (OpResults, Option<u64>) {
-        let now = now_ms();
-        let mut wrote = false;
-        let mut results = Vec::with_capacity(ops.len());
-        for op in ops {
-            let write = op.is_write();
-            if write {
-                // Checked per op: an earlier op of this batch may have failed.
-                if let Some(e) = self.durability.failure() {
-                    results.push(Err(OpError::Storage(e)));
-                    continue;
+    /// The group's state for INFO. Reads the metrics without holding them.
+    pub fn raft_status(&self) -> RaftStatus {
+        use openraft_rt::WatchReceiver;
+        let m = self.raft.metrics().borrow_watched().clone();
+        let idx = |id: Option<crate::raft::LogId>| id.map_or(0, |l| l.index);
+        RaftStatus {
+            role: format!("{:?}", m.state).to_lowercase(),
+            term: m.current_term,
+            leader: m.current_leader,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            committed: idx(m.cluster_committed),
+            applied: idx(m.last_applied),
+            snapshot: idx(m.snapshot),
+            purged: idx(m.purged),
+        }
+    }
+
+    /// Proposes `ops` as one entry and waits until it is applied.
+    async fn write(&self, ops: Vec<Op>) -> OpResults {
+        let n = ops.len();
+        if let Some(e) = self.durability.failure() {
+            return vec![Err(OpError::Storage(e)); n];
+        }
+        match self
+            .raft
+            .client_write(WriteRequest {
+                now_ms: now_ms(),
+                ops,
+            })
+            .await
+        {
+            Ok(resp) => resp.data.0,
+            Err(openraft::error::RaftError::APIError(
+                openraft::error::ClientWriteError::ForwardToLeader(_),
+            )) => {
+                vec![Err(OpError::NoLeader); n]
+            }
+            Err(e) => {
+                let e = raft_err(e);
+                if let OpError::Storage(why) = &e {
+                    self.durability.fail(why.clone());
                 }
-            }
-            let (r, big) = {
-                let mut shard = self.shard.borrow_mut();
-                let r = shard.execute(op, now);
-                (r, shard.pending_bytes() > MAX_PENDING_BYTES)
-            };
-            if let Err(OpError::Storage(e)) = &r {
-                self.durability.fail(e.clone());
-            }
-            if write {
-                wrote = true;
-                self.last_write_seq.set(self.batch_seq.get());
-            }
-            results.push(r);
-            if big {
-                // Bound the tick's pending writes: commit now, keep going.
-                self.commit_now();
+                vec![Err(e); n]
             }
         }
-        if wrote {
-            self.schedule_commit();
-        }
-        if self.durability.policy() != FsyncPolicy::Always {
-            return (results, None);
-        }
-        // Under `always` no reply leaves before the writes it may have
-        // observed are on disk, reads included (Redis fsyncs in beforeSleep,
-        // before it writes any reply).
-        let last = self.last_write_seq.get();
-        let ticket = (last > self.durability.durable()).then_some(last);
-        (results, ticket)
     }
 
-    /// Starts `ops` on `shard`: runs them now when the shard is this
-    /// core's, else queues them for its core (sent once per tick with every
-    /// other connection's ops for that shard).
+    /// Runs `ops` in order: reads on the shard, each run of writes as one
+    /// Raft entry (so a pipeline's reads see its earlier writes).
+    async fn run(self: Rc<Self>, ops: Vec<Op>) -> OpResults {
+        let mut results = Vec::with_capacity(ops.len());
+        let mut ops = ops.into_iter().peekable();
+        while let Some(op) = ops.next() {
+            if !op.is_write() {
+                let r = self.shard.borrow_mut().execute(op, now_ms());
+                results.push(r);
+                continue;
+            }
+            let mut writes = vec![op];
+            while let Some(next) = ops.next_if(Op::is_write) {
+                writes.push(next);
+            }
+            results.extend(self.write(writes).await);
+        }
+        results
+    }
+
+    /// Starts `ops` on `shard`: here in a fiber of its own when the shard is
+    /// this core's, else queued for its core (one message per tick per shard).
     pub fn submit(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> Pending {
-        if shard == self.id {
-            let (results, ticket) = self.run_local(ops);
-            return Pending::Local(results, ticket);
+        if shard != self.id {
+            return Pending(self.outbox.push(shard, ops));
         }
-        Pending::Remote(self.outbox.push(shard, ops))
+        let slot = Rc::new(ReplySlot::default());
+        let (core, out) = (self.clone(), slot.clone());
+        glommio::spawn_local(async move { out.fill(core.run(ops).await) }).detach();
+        Pending(slot)
     }
 
-    /// Results of a submitted batch, once they may be sent to a client
-    /// under the fsync policy.
+    /// Results of a submitted batch.
     pub async fn finish(&self, pending: Pending) -> OpResults {
-        match pending {
-            Pending::Local(results, ticket) => self.settle(results, ticket).await,
-            Pending::Remote(slot) => slot.wait().await,
-        }
+        pending.0.wait().await
     }
 
     /// Runs `ops` on `shard` and waits for the results.
@@ -179,78 +228,28 @@ impl Core {
 
     /// Convenience for one op.
     pub async fn call_one(self: &Rc<Self>, shard: ShardId, op: Op) -> OpResult<Output> {
-        self.call(shard, vec![op]).await.pop().unwrap_or(Err(OpError::Storage("no result".into())))
+        self.call(shard, vec![op])
+            .await
+            .pop()
+            .unwrap_or(Err(OpError::Storage("no result".into())))
     }
 
-    /// Waits for `ticket` to be durable; on a storage failure every result
-    /// becomes that error, since none of the writes may be acknowledged.
-    async fn settle(&self, results: OpResults, ticket: Option<u64>) -> OpResults {
-        match ticket {
-            None => results,
-            Some(t) => match self.durability.wait(t).await {
-                Ok(()) => results,
-                Err(e) => results.into_iter().map(|_| Err(e.clone())).collect(),
-            },
-        }
-    }
-
-    /// Commits the tick's writes once the fibers that are ready now have run.
-    fn schedule_commit(self: &Rc<Self>) {
-        if self.commit_scheduled.replace(true) {
-            return;
-        }
-        let core = self.clone();
-        glommio::spawn_local(async move {
-            futures_lite::future::yield_now().await;
-            core.commit_now();
-        })
-        .detach();
-    }
-
-    fn commit_now(&self) {
-        self.commit_scheduled.set(false);
-        let seq = self.batch_seq.get();
-        self.batch_seq.set(seq + 1);
-        if self.durability.failure().is_some() {
-            // A failed shard acknowledges nothing more; drop what is pending.
-            self.shard.borrow_mut().discard_pending();
-            return;
-        }
-        if let Err(e) = self.shard.borrow_mut().commit() {
-            self.durability.fail(e.to_string());
-            return;
-        }
-        if self.durability.policy() == FsyncPolicy::Always {
-            self.durability.request(seq);
-        }
-    }
-
-    /// Commits pending writes and syncs the WAL on the calling thread. Only
-    /// for shutdown, when blocking the executor no longer matters.
+    /// Syncs the WAL on the calling thread. Only for shutdown, when
+    /// blocking the executor no longer matters.
     pub fn flush_blocking(&self) -> OpResult<()> {
         let mut shard = self.shard.borrow_mut();
         shard.commit()?;
         shard.sync_wal()
     }
 
-    /// Runs a closure sent by another core.
     fn handle(self: &Rc<Self>, msg: ShardMsg) {
         match msg {
             ShardMsg::Ops { ops, reply } => {
-                let (results, ticket) = self.run_local(ops);
-                match ticket {
-                    None => {
-                        let _ = reply.send(results);
-                    }
-                    Some(_) => {
-                        let core = self.clone();
-                        glommio::spawn_local(async move {
-                            let results = core.settle(results, ticket).await;
-                            let _ = reply.send(results);
-                        })
-                        .detach();
-                    }
-                }
+                let core = self.clone();
+                glommio::spawn_local(async move {
+                    let _ = reply.send(core.run(ops).await);
+                })
+                .detach();
             }
             ShardMsg::Run(f) => f(),
         }
@@ -269,6 +268,8 @@ async fn serve_inbox(core: std::rc::Weak<Core>, inbox: flume::Receiver<ShardMsg>
     }
 }
 
+/// The leader finds keys whose expiry passed and proposes their removal,
+/// so every replica removes the same keys.
 async fn active_expiry(core: std::rc::Weak<Core>) {
     loop {
         glommio::timer::sleep(EXPIRE_PERIOD).await;
@@ -276,15 +277,16 @@ async fn active_expiry(core: std::rc::Weak<Core>) {
         if core.durability.failure().is_some() {
             continue;
         }
-        let res = core.shard.borrow_mut().expire_cycle(now_ms(), EXPIRE_BATCH);
-        match res {
-            Ok((removed, _)) if removed > 0 => {
-                // The cycle committed its deletes itself; make them durable
-                // with the next batch like any other write.
-                core.schedule_commit();
-            }
-            Ok(_) => {}
-            Err(e) => core.durability.fail(e.to_string()),
+        let due: Vec<(i64, Bytes)> =
+            match core.shard.borrow_mut().due_expiries(now_ms(), EXPIRE_BATCH) {
+                Ok(d) => d,
+                Err(e) => {
+                    core.durability.fail(e.to_string());
+                    continue;
+                }
+            };
+        if !due.is_empty() {
+            let _ = core.write(vec![Op::ExpireDue(due)]).await;
         }
     }
 }
@@ -293,6 +295,7 @@ async fn fsync_every_second(core: std::rc::Weak<Core>) {
     loop {
         glommio::timer::sleep(Duration::from_secs(1)).await;
         let Some(core) = core.upgrade() else { return };
-        core.durability.request(core.batch_seq.get() - 1);
+        core.ticks.set(core.ticks.get() + 1);
+        core.durability.request(core.ticks.get());
     }
 }

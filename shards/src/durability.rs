@@ -1,23 +1,18 @@
-//! The fsync policy of one shard, and the thread that runs its fsyncs.
+//! The fsync policy of a shard, its once-a-second fsync thread, and the
+//! shard's "storage failed" state.
 //!
-//! RocksDB's `flush_wal(true)` blocks for milliseconds, so it never runs on
-//! the executor: each core has one long-lived fsync thread. Writes of one
-//! loop tick form a numbered batch; under `always` the batch number is a
-//! ticket, and a reply that depends on a write waits until the thread
-//! reports its batch (or a later one) synced. Requests that queue up while a
-//! sync runs are merged into the next one: group commit.
+//! Under `always` durability comes from the Raft log store: an entry is
+//! acknowledged (and so committed, applied and answered) only after the WAL
+//! holding it is synced. Under `everysec` this module's thread syncs the
+//! node's WAL once a second; `fdatasync` blocks for milliseconds, so it
+//! never runs on the executor.
 
 use std::cell::Cell;
 use std::cell::RefCell;
-use std::future::poll_fn;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::Poll;
-use std::task::Waker;
 
 use rocksdb::DB;
-
-use crate::error::OpError;
 
 /// When acknowledged writes reach the disk, in the sense of Redis's `appendfsync`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +32,9 @@ impl std::str::FromStr for FsyncPolicy {
             "always" => Ok(FsyncPolicy::Always),
             "everysec" => Ok(FsyncPolicy::EverySec),
             "no" => Ok(FsyncPolicy::No),
-            _ => Err(format!("appendfsync must be always, everysec or no, not '{s}'")),
+            _ => Err(format!(
+                "appendfsync must be always, everysec or no, not '{s}'"
+            )),
         }
     }
 }
@@ -55,13 +52,10 @@ impl FsyncPolicy {
 /// Per-shard durability state; lives on the shard's executor.
 pub struct Durability {
     policy: FsyncPolicy,
-    /// Highest batch number known to be on disk.
-    durable: Cell<u64>,
-    /// Highest batch number handed to the fsync thread.
+    /// Highest request number handed to the fsync thread.
     requested: Cell<u64>,
     syncs: Cell<u64>,
     failed: RefCell<Option<String>>,
-    waiters: RefCell<Vec<Waker>>,
     to_thread: flume::Sender<u64>,
 }
 
@@ -71,25 +65,28 @@ impl Durability {
     pub fn start(db: Arc<DB>, policy: FsyncPolicy, shard: usize) -> std::io::Result<Rc<Self>> {
         let (to_thread, requests) = flume::unbounded::<u64>();
         let (done_tx, done_rx) = flume::unbounded::<Result<u64, String>>();
-        std::thread::Builder::new().name(format!("fsync-{shard}")).spawn(move || {
-            while let Ok(mut upto) = requests.recv() {
-                // Merge every request that arrived while the last sync ran.
-                for more in requests.try_iter() {
-                    upto = upto.max(more);
+        std::thread::Builder::new()
+            .name(format!("fsync-{shard}"))
+            .spawn(move || {
+                while let Ok(mut upto) = requests.recv() {
+                    // Merge every request that arrived while the last sync ran.
+                    for more in requests.try_iter() {
+                        upto = upto.max(more);
+                    }
+                    let res = db
+                        .flush_wal(true)
+                        .map(|_| upto)
+                        .map_err(|e| e.into_string());
+                    if done_tx.send(res).is_err() {
+                        return;
+                    }
                 }
-                let res = db.flush_wal(true).map(|_| upto).map_err(|e| e.into_string());
-                if done_tx.send(res).is_err() {
-                    return;
-                }
-            }
-        })?;
+            })?;
         let d = Rc::new(Durability {
             policy,
-            durable: Cell::new(0),
             requested: Cell::new(0),
             syncs: Cell::new(0),
             failed: RefCell::new(None),
-            waiters: RefCell::new(Vec::new()),
             to_thread,
         });
         let weak = Rc::downgrade(&d);
@@ -97,14 +94,8 @@ impl Durability {
             while let Ok(res) = done_rx.recv_async().await {
                 let Some(d) = weak.upgrade() else { return };
                 match res {
-                    Ok(upto) => {
-                        d.syncs.set(d.syncs.get() + 1);
-                        d.durable.set(d.durable.get().max(upto));
-                    }
+                    Ok(_) => d.syncs.set(d.syncs.get() + 1),
                     Err(e) => d.fail(e),
-                }
-                for w in d.waiters.borrow_mut().drain(..) {
-                    w.wake();
                 }
             }
         })
@@ -114,11 +105,6 @@ impl Durability {
 
     pub fn policy(&self) -> FsyncPolicy {
         self.policy
-    }
-
-    /// Highest batch number known to be on disk.
-    pub fn durable(&self) -> u64 {
-        self.durable.get()
     }
 
     /// Number of completed fsyncs (INFO).
@@ -135,12 +121,10 @@ impl Durability {
     pub fn fail(&self, why: String) {
         tracing::error!(error = %why, "storage failure; shard refuses writes");
         self.failed.borrow_mut().get_or_insert(why);
-        for w in self.waiters.borrow_mut().drain(..) {
-            w.wake();
-        }
     }
 
-    /// Asks the fsync thread to make batches up to `upto` durable.
+    /// Asks the fsync thread for a sync; `upto` grows with every request
+    /// (requests queued during a sync are merged into one).
     pub fn request(&self, upto: u64) {
         if upto > self.requested.get() {
             self.requested.set(upto);
@@ -148,20 +132,5 @@ impl Durability {
                 self.fail("fsync thread stopped".into());
             }
         }
-    }
-
-    /// Waits until batch `ticket` is on disk.
-    pub async fn wait(&self, ticket: u64) -> Result<(), OpError> {
-        poll_fn(|cx| {
-            if let Some(e) = self.failed.borrow().as_ref() {
-                return Poll::Ready(Err(OpError::Storage(e.clone())));
-            }
-            if self.durable.get() >= ticket {
-                return Poll::Ready(Ok(()));
-            }
-            self.waiters.borrow_mut().push(cx.waker().clone());
-            Poll::Pending
-        })
-        .await
     }
 }

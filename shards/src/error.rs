@@ -35,6 +35,9 @@ pub enum OpError {
     /// RENAME of a key that does not exist.
     #[error("no such key")]
     NoSuchKey,
+    /// The shard's Raft group has no leader here right now.
+    #[error("no leader for this shard")]
+    NoLeader,
     /// The storage engine failed; the shard refuses further writes.
     #[error("storage error: {0}")]
     Storage(String),

@@ -10,7 +10,10 @@ pub type OpResults = Vec<OpResult<Output>>;
 
 pub enum ShardMsg {
     /// Run these ops in order on the shard; reply once durable per policy.
-    Ops { ops: Vec<Op>, reply: flume::Sender<OpResults> },
+    Ops {
+        ops: Vec<Op>,
+        reply: flume::Sender<OpResults>,
+    },
     /// Run this on the target core's executor (admin paths, not the hot path).
     Run(Box<dyn FnOnce() + Send>),
 }

@@ -67,15 +67,41 @@ pub enum HashPart {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
     Get(Bytes),
-    Set { key: Bytes, value: Bytes, expiry: SetExpiry, cond: SetCond, get: bool },
+    Set {
+        key: Bytes,
+        value: Bytes,
+        expiry: SetExpiry,
+        cond: SetCond,
+        get: bool,
+    },
     GetDel(Bytes),
-    GetEx { key: Bytes, expiry: GetExExpiry },
-    Append { key: Bytes, value: Bytes },
+    GetEx {
+        key: Bytes,
+        expiry: GetExExpiry,
+    },
+    Append {
+        key: Bytes,
+        value: Bytes,
+    },
     StrLen(Bytes),
-    GetRange { key: Bytes, start: i64, end: i64 },
-    SetRange { key: Bytes, offset: usize, value: Bytes },
-    IncrBy { key: Bytes, delta: i64 },
-    IncrByFloat { key: Bytes, delta: f64 },
+    GetRange {
+        key: Bytes,
+        start: i64,
+        end: i64,
+    },
+    SetRange {
+        key: Bytes,
+        offset: usize,
+        value: Bytes,
+    },
+    IncrBy {
+        key: Bytes,
+        delta: i64,
+    },
+    IncrByFloat {
+        key: Bytes,
+        delta: f64,
+    },
     /// Values of these keys, Nil where absent or not a string.
     MGet(Vec<Bytes>),
     MSet(Vec<(Bytes, Bytes)>),
@@ -86,14 +112,23 @@ pub enum Op {
     Del(Vec<Bytes>),
     Touch(Vec<Bytes>),
     Type(Bytes),
-    Expire { key: Bytes, at_ms: i64, cond: ExpireCond },
+    Expire {
+        key: Bytes,
+        at_ms: i64,
+        cond: ExpireCond,
+    },
     /// Remaining time to live in ms, -1 without expiry, -2 without key.
     Pttl(Bytes),
     /// Absolute expiry in ms, -1 without expiry, -2 without key.
     PexpireTime(Bytes),
     Persist(Bytes),
     Keys(Bytes),
-    Scan { cursor: u64, pattern: Option<Bytes>, count: usize, type_name: Option<Bytes> },
+    Scan {
+        cursor: u64,
+        pattern: Option<Bytes>,
+        count: usize,
+        type_name: Option<Bytes>,
+    },
     RandomKey,
     DbSize,
     FlushDb,
@@ -101,23 +136,68 @@ pub enum Op {
     Dump(Bytes),
     /// Deletes `key` only if its record is still the dumped one: the last
     /// step of a cross-shard RENAME, so a key rewritten meanwhile survives.
-    DeleteIfSame { key: Bytes, record: Bytes },
+    DeleteIfSame {
+        key: Bytes,
+        record: Bytes,
+    },
     /// Writes an encoded record from `Dump`; with `nx`, only if absent.
-    Restore { key: Bytes, record: Bytes, nx: bool },
+    Restore {
+        key: Bytes,
+        record: Bytes,
+        nx: bool,
+    },
     /// HSET/HMSET (`nx`: HSETNX, only fields that do not exist).
-    HSet { key: Bytes, pairs: Vec<(Bytes, Bytes)>, nx: bool },
-    HGet { key: Bytes, field: Bytes },
-    HMGet { key: Bytes, fields: Vec<Bytes> },
-    HDel { key: Bytes, fields: Vec<Bytes> },
+    HSet {
+        key: Bytes,
+        pairs: Vec<(Bytes, Bytes)>,
+        nx: bool,
+    },
+    HGet {
+        key: Bytes,
+        field: Bytes,
+    },
+    HMGet {
+        key: Bytes,
+        fields: Vec<Bytes>,
+    },
+    HDel {
+        key: Bytes,
+        fields: Vec<Bytes>,
+    },
     HLen(Bytes),
-    HExists { key: Bytes, field: Bytes },
+    HExists {
+        key: Bytes,
+        field: Bytes,
+    },
     /// HGETALL / HKEYS / HVALS.
-    HGetAll { key: Bytes, what: HashPart },
-    HIncrBy { key: Bytes, field: Bytes, delta: i64 },
-    HIncrByFloat { key: Bytes, field: Bytes, delta: f64 },
-    HStrLen { key: Bytes, field: Bytes },
+    HGetAll {
+        key: Bytes,
+        what: HashPart,
+    },
+    HIncrBy {
+        key: Bytes,
+        field: Bytes,
+        delta: i64,
+    },
+    HIncrByFloat {
+        key: Bytes,
+        field: Bytes,
+        delta: f64,
+    },
+    HStrLen {
+        key: Bytes,
+        field: Bytes,
+    },
+    /// Active expiry, decided by the leader: removes each (expire-at, key)
+    /// whose record still carries that expiry and is expired at the
+    /// entry's time; drops stale expiry-index entries.
+    ExpireDue(Vec<(i64, Bytes)>),
     /// RENAME / RENAMENX with both keys on this shard.
-    Rename { src: Bytes, dst: Bytes, nx: bool },
+    Rename {
+        src: Bytes,
+        dst: Bytes,
+        nx: bool,
+    },
 }
 
 impl Op {
@@ -160,7 +240,10 @@ pub enum Output {
     Status(std::borrow::Cow<'static, str>),
     Array(Vec<Output>),
     /// SCAN: next cursor (0 when done) and the keys of this step.
-    Scan { cursor: u64, keys: Vec<Bytes> },
+    Scan {
+        cursor: u64,
+        keys: Vec<Bytes>,
+    },
 }
 
 impl Output {

@@ -29,7 +29,7 @@ pub struct ReplySlot {
 }
 
 impl ReplySlot {
-    fn fill(&self, results: OpResults) {
+    pub(crate) fn fill(&self, results: OpResults) {
         *self.results.borrow_mut() = Some(results);
         if let Some(w) = self.waker.borrow_mut().take() {
             w.wake();
@@ -68,8 +68,14 @@ fn stopped(n: usize) -> OpResults {
 
 impl Outbox {
     pub fn new(router: Router) -> Rc<Outbox> {
-        let queues = (0..router.shard_count()).map(|_| Queue::default()).collect();
-        Rc::new(Outbox { queues: RefCell::new(queues), flush_scheduled: Cell::new(false), router })
+        let queues = (0..router.shard_count())
+            .map(|_| Queue::default())
+            .collect();
+        Rc::new(Outbox {
+            queues: RefCell::new(queues),
+            flush_scheduled: Cell::new(false),
+            router,
+        })
     }
 
     /// Queues `ops` for `shard`; the returned slot fills once they ran there.
@@ -106,7 +112,13 @@ impl Outbox {
         for (shard, q) in queues {
             let n = q.ops.len();
             let (tx, rx) = flume::bounded(1);
-            if !self.router.send(ShardId(shard), ShardMsg::Ops { ops: q.ops, reply: tx }) {
+            if !self.router.send(
+                ShardId(shard),
+                ShardMsg::Ops {
+                    ops: q.ops,
+                    reply: tx,
+                },
+            ) {
                 distribute(stopped(n), q.waiters);
                 continue;
             }

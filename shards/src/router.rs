@@ -24,7 +24,12 @@ impl Router {
     /// callers: each connection has at most one batch in flight per shard.
     pub fn new(shards: usize) -> (Router, Vec<flume::Receiver<ShardMsg>>) {
         let (txs, rxs): (Vec<_>, Vec<_>) = (0..shards).map(|_| flume::unbounded()).unzip();
-        (Router { inboxes: txs.into() }, rxs)
+        (
+            Router {
+                inboxes: txs.into(),
+            },
+            rxs,
+        )
     }
 
     pub fn shard_count(&self) -> usize {

@@ -39,7 +39,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn live(&self) -> Option<&Meta> {
-        if self.live { self.stored.as_ref() } else { None }
+        if self.live {
+            self.stored.as_ref()
+        } else {
+            None
+        }
     }
 
     pub fn exists(&self) -> bool {
@@ -109,7 +113,11 @@ impl Shard {
             id,
             store,
             stats,
-            cursors: ScanCursors { next: 0, map: HashMap::new(), order: VecDeque::new() },
+            cursors: ScanCursors {
+                next: 0,
+                map: HashMap::new(),
+                order: VecDeque::new(),
+            },
             rng: SmallRng::from_entropy(),
             version: 0,
         })
@@ -124,13 +132,21 @@ impl Shard {
         self.stats.ops += 1;
         match op {
             Op::Get(k) => string::op_get(self, &k, now_ms),
-            Op::Set { key, value, expiry, cond, get } => string::op_set(self, &key, value, expiry, cond, get, now_ms),
+            Op::Set {
+                key,
+                value,
+                expiry,
+                cond,
+                get,
+            } => string::op_set(self, &key, value, expiry, cond, get, now_ms),
             Op::GetDel(k) => string::op_getdel(self, &k, now_ms),
             Op::GetEx { key, expiry } => string::op_getex(self, &key, expiry, now_ms),
             Op::Append { key, value } => string::op_append(self, &key, &value, now_ms),
             Op::StrLen(k) => string::op_strlen(self, &k, now_ms),
             Op::GetRange { key, start, end } => string::op_getrange(self, &key, start, end, now_ms),
-            Op::SetRange { key, offset, value } => string::op_setrange(self, &key, offset, &value, now_ms),
+            Op::SetRange { key, offset, value } => {
+                string::op_setrange(self, &key, offset, &value, now_ms)
+            }
             Op::IncrBy { key, delta } => string::op_incrby(self, &key, delta, now_ms),
             Op::IncrByFloat { key, delta } => string::op_incrbyfloat(self, &key, delta, now_ms),
             Op::MGet(ks) => string::op_mget(self, &ks, now_ms),
@@ -144,13 +160,24 @@ impl Shard {
             Op::PexpireTime(k) => keyspace::op_pexpiretime(self, &k, now_ms),
             Op::Persist(k) => keyspace::op_persist(self, &k, now_ms),
             Op::Keys(pattern) => keyspace::op_keys(self, &pattern, now_ms),
-            Op::Scan { cursor, pattern, count, type_name } => {
-                keyspace::op_scan(self, cursor, pattern.as_deref(), count, type_name.as_deref(), now_ms)
-            }
+            Op::Scan {
+                cursor,
+                pattern,
+                count,
+                type_name,
+            } => keyspace::op_scan(
+                self,
+                cursor,
+                pattern.as_deref(),
+                count,
+                type_name.as_deref(),
+                now_ms,
+            ),
             Op::RandomKey => keyspace::op_randomkey(self, now_ms),
             Op::DbSize => Ok(Output::Int(self.stats.keys as i64)),
             Op::FlushDb => keyspace::op_flushdb(self),
             Op::Dump(k) => keyspace::op_dump(self, &k, now_ms),
+            Op::ExpireDue(due) => self.expire_due(due, now_ms),
             Op::HSet { key, pairs, nx } => hash::op_hset(self, &key, pairs, nx, now_ms),
             Op::HGet { key, field } => hash::op_hget(self, &key, &field, now_ms),
             Op::HMGet { key, fields } => hash::op_hmget(self, &key, &fields, now_ms),
@@ -158,11 +185,19 @@ impl Shard {
             Op::HLen(key) => hash::op_hlen(self, &key, now_ms),
             Op::HExists { key, field } => hash::op_hexists(self, &key, &field, now_ms),
             Op::HGetAll { key, what } => hash::op_hgetall(self, &key, what, now_ms),
-            Op::HIncrBy { key, field, delta } => hash::op_hincrby(self, &key, &field, delta, now_ms),
-            Op::HIncrByFloat { key, field, delta } => hash::op_hincrbyfloat(self, &key, &field, delta, now_ms),
+            Op::HIncrBy { key, field, delta } => {
+                hash::op_hincrby(self, &key, &field, delta, now_ms)
+            }
+            Op::HIncrByFloat { key, field, delta } => {
+                hash::op_hincrbyfloat(self, &key, &field, delta, now_ms)
+            }
             Op::HStrLen { key, field } => hash::op_hstrlen(self, &key, &field, now_ms),
-            Op::DeleteIfSame { key, record } => keyspace::op_delete_if_same(self, &key, &record, now_ms),
-            Op::Restore { key, record, nx } => keyspace::op_restore(self, &key, &record, nx, now_ms),
+            Op::DeleteIfSame { key, record } => {
+                keyspace::op_delete_if_same(self, &key, &record, now_ms)
+            }
+            Op::Restore { key, record, nx } => {
+                keyspace::op_restore(self, &key, &record, nx, now_ms)
+            }
             Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
         }
     }
@@ -206,7 +241,10 @@ impl Shard {
         match expire_at {
             Some(t) if t <= now_ms => self.remove(key, e),
             _ => {
-                let new = Meta { expire_at, body: m.body.clone() };
+                let new = Meta {
+                    expire_at,
+                    body: m.body.clone(),
+                };
                 self.put(key, e, &new);
             }
         }
@@ -221,10 +259,6 @@ impl Shard {
             self.store.delete(keys::expire_key(t, key));
         }
         self.store.delete(keys::meta_key(key));
-    }
-
-    pub fn has_pending(&self) -> bool {
-        self.store.has_pending()
     }
 
     /// A version for a new collection: above every version this shard
@@ -253,10 +287,11 @@ impl Shard {
         self.commit()?;
         let prefix = keys::subkey_prefix(key, version);
         let mut out = Vec::new();
-        self.store.scan(&prefix, &keys::prefix_end(&prefix), |k, v| {
-            out.push((k[prefix.len()..].to_vec(), v.to_vec()));
-            true
-        })?;
+        self.store
+            .scan(&prefix, &keys::prefix_end(&prefix), |k, v| {
+                out.push((k[prefix.len()..].to_vec(), v.to_vec()));
+                true
+            })?;
         Ok(out)
     }
 
@@ -298,16 +333,6 @@ impl Shard {
         Ok(())
     }
 
-    /// Size of this tick's pending writes, bytes.
-    pub fn pending_bytes(&self) -> usize {
-        self.store.pending_bytes()
-    }
-
-    /// Forgets this tick's pending writes (the shard has failed).
-    pub fn discard_pending(&mut self) {
-        self.store.discard_pending();
-    }
-
     /// Writes this tick's pending batch to RocksDB.
     pub fn commit(&mut self) -> OpResult<()> {
         self.store.commit()
@@ -339,20 +364,25 @@ impl Shard {
         self.cursors.map.get(&token).map(|v| v.as_slice())
     }
 
-    /// Active expiry: removes up to `max` keys whose expiry passed, walking
-    /// the expiry index from its start. Returns how many were removed and
-    /// whether the walk stopped early (more may be due).
-    pub fn expire_cycle(&mut self, now_ms: i64, max: usize) -> OpResult<(usize, bool)> {
+    /// Active expiry, first half: up to `max` (expire-at, key) entries of
+    /// the expiry index that are due at `now_ms`. Read-only; the leader
+    /// proposes them as [`Op::ExpireDue`].
+    pub fn due_expiries(&mut self, now_ms: i64, max: usize) -> OpResult<Vec<(i64, Bytes)>> {
         self.commit()?;
         let mut due = Vec::new();
         let upper = keys::expire_key(now_ms.saturating_add(1), b"");
         self.store.scan(&[keys::EXPIRE], &upper, |k, _| {
             if let Some((at, user)) = keys::parse_expire_key(k) {
-                due.push((at, user.to_vec()));
+                due.push((at, Bytes::copy_from_slice(user)));
             }
             due.len() < max
         })?;
-        let more = due.len() >= max;
+        Ok(due)
+    }
+
+    /// Active expiry, second half (applied through Raft): removes the keys
+    /// still due at `now_ms`; answers how many were removed.
+    fn expire_due(&mut self, due: Vec<(i64, Bytes)>, now_ms: i64) -> OpResult<Output> {
         let mut removed = 0;
         for (at, user) in due {
             let e = self.entry(&user, now_ms)?;
@@ -362,12 +392,12 @@ impl Shard {
                     self.stats.expired_keys += 1;
                     removed += 1;
                 }
+                Some(m) if m.expire_at == Some(at) => {}
                 // A stale index entry (the key was rewritten): drop it.
                 _ => self.store.delete(keys::expire_key(at, &user)),
             }
         }
-        self.commit()?;
-        Ok((removed, more))
+        Ok(Output::Int(removed))
     }
 
     pub(crate) fn random_u64(&mut self) -> u64 {

@@ -31,7 +31,10 @@ pub fn wait_until(what: &str, deadline: Duration, mut cond: impl FnMut() -> bool
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 /// A running server; killed and its data dir removed on drop.
@@ -79,7 +82,12 @@ impl Server {
             args.extend(["--shards".into(), "2".into()]);
         }
         args.extend(self.args.iter().cloned());
-        let child = Command::new(BIN).args(&args).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("spawn shardis");
+        let child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn shardis");
         self.child = Some(child);
         let end = Instant::now() + Duration::from_secs(30);
         while Instant::now() < end {
@@ -102,7 +110,9 @@ impl Server {
     }
 
     pub fn conn(&self) -> redis::Connection {
-        redis::Client::open(self.url()).and_then(|c| c.get_connection()).expect("redis connection")
+        redis::Client::open(self.url())
+            .and_then(|c| c.get_connection())
+            .expect("redis connection")
     }
 
     pub fn raw(&self) -> Raw {
@@ -193,7 +203,10 @@ impl Raw {
     pub fn try_connect(port: u16) -> std::io::Result<Raw> {
         let s = TcpStream::connect(("127.0.0.1", port))?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;
-        Ok(Raw { reader: BufReader::new(s.try_clone()?), writer: s })
+        Ok(Raw {
+            reader: BufReader::new(s.try_clone()?),
+            writer: s,
+        })
     }
 
     pub fn send(&mut self, bytes: &[u8]) {
@@ -215,7 +228,8 @@ impl Raw {
         if self.writer.write_all(&bytes).is_err() {
             return Resp::Error("write failed".into());
         }
-        self.read().unwrap_or(Resp::Error("connection closed".into()))
+        self.read()
+            .unwrap_or(Resp::Error("connection closed".into()))
     }
 
     fn line(&mut self) -> Option<String> {

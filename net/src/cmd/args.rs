@@ -59,7 +59,12 @@ pub fn positive_expiry(
 
 /// Absolute expiry in ms for EXPIRE-style arguments, which may be negative
 /// or in the past (the key is then deleted) (Redis `expireGenericCommand`).
-pub fn any_expiry(arg: &[u8], unit: TimeUnit, base_ms: i64, cmd: &'static str) -> Result<i64, CmdError> {
+pub fn any_expiry(
+    arg: &[u8],
+    unit: TimeUnit,
+    base_ms: i64,
+    cmd: &'static str,
+) -> Result<i64, CmdError> {
     let v = int(arg)?;
     let invalid = CmdError::InvalidExpire(cmd);
     let ms = match unit {
@@ -80,14 +85,26 @@ mod tests {
 
     #[test]
     fn expiry_bounds_follow_redis() {
-        assert_eq!(positive_expiry(b"10", TimeUnit::Seconds, true, 1000, "set"), Ok(11_000));
-        assert_eq!(positive_expiry(b"0", TimeUnit::Seconds, true, 1000, "set"), Err(CmdError::InvalidExpire("set")));
-        assert_eq!(positive_expiry(b"x", TimeUnit::Seconds, true, 1000, "set"), Err(CmdError::NotInteger));
+        assert_eq!(
+            positive_expiry(b"10", TimeUnit::Seconds, true, 1000, "set"),
+            Ok(11_000)
+        );
+        assert_eq!(
+            positive_expiry(b"0", TimeUnit::Seconds, true, 1000, "set"),
+            Err(CmdError::InvalidExpire("set"))
+        );
+        assert_eq!(
+            positive_expiry(b"x", TimeUnit::Seconds, true, 1000, "set"),
+            Err(CmdError::NotInteger)
+        );
         assert_eq!(
             positive_expiry(b"9223372036854775807", TimeUnit::Seconds, true, 1, "set"),
             Err(CmdError::InvalidExpire("set"))
         );
-        assert_eq!(any_expiry(b"-5", TimeUnit::Seconds, 1000, "expire"), Ok(-4000));
+        assert_eq!(
+            any_expiry(b"-5", TimeUnit::Seconds, 1000, "expire"),
+            Ok(-4000)
+        );
         assert_eq!(
             any_expiry(b"9223372036854775807", TimeUnit::Millis, 10, "pexpire"),
             Err(CmdError::InvalidExpire("pexpire"))

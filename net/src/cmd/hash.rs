@@ -34,7 +34,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("hkeys", 2, ["readonly"], 1, 1, 1, hkeys),
     spec!("hvals", 2, ["readonly"], 1, 1, 1, hvals),
     spec!("hincrby", 4, ["write", "denyoom", "fast"], 1, 1, 1, hincrby),
-    spec!("hincrbyfloat", 4, ["write", "denyoom", "fast"], 1, 1, 1, hincrbyfloat),
+    spec!(
+        "hincrbyfloat",
+        4,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        hincrbyfloat
+    ),
     spec!("hstrlen", 3, ["readonly", "fast"], 1, 1, 1, hstrlen),
 ];
 
@@ -43,11 +51,18 @@ fn pairs(a: &[Bytes], cmd: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
     if (a.len() - 2) % 2 != 0 {
         return Err(CmdError::WrongArity(cmd.into()));
     }
-    Ok(a[2..].chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect())
+    Ok(a[2..]
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect())
 }
 
 fn hset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let op = Op::HSet { key: a[1].clone(), pairs: pairs(a, "hset")?, nx: false };
+    let op = Op::HSet {
+        key: a[1].clone(),
+        pairs: pairs(a, "hset")?,
+        nx: false,
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
@@ -59,25 +74,57 @@ fn ok_reply(r: OpResult<Output>) -> Reply {
 }
 
 fn hmset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let op = Op::HSet { key: a[1].clone(), pairs: pairs(a, "hmset")?, nx: false };
+    let op = Op::HSet {
+        key: a[1].clone(),
+        pairs: pairs(a, "hmset")?,
+        nx: false,
+    };
     Ok(on_key(ctx, &a[1], op, ok_reply))
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let op = Op::HSet { key: a[1].clone(), pairs: vec![(a[2].clone(), a[3].clone())], nx: true };
+    let op = Op::HSet {
+        key: a[1].clone(),
+        pairs: vec![(a[2].clone(), a[3].clone())],
+        nx: true,
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
 fn hget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HGet { key: a[1].clone(), field: a[2].clone() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HGet {
+            key: a[1].clone(),
+            field: a[2].clone(),
+        },
+        output_reply,
+    ))
 }
 
 fn hmget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HMGet { key: a[1].clone(), fields: a[2..].to_vec() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HMGet {
+            key: a[1].clone(),
+            fields: a[2..].to_vec(),
+        },
+        output_reply,
+    ))
 }
 
 fn hdel(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HDel { key: a[1].clone(), fields: a[2..].to_vec() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HDel {
+            key: a[1].clone(),
+            fields: a[2..].to_vec(),
+        },
+        output_reply,
+    ))
 }
 
 fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -85,7 +132,15 @@ fn hlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HExists { key: a[1].clone(), field: a[2].clone() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HExists {
+            key: a[1].clone(),
+            field: a[2].clone(),
+        },
+        output_reply,
+    ))
 }
 
 /// HGETALL answers a map in RESP3 (a flat array in RESP2).
@@ -104,20 +159,53 @@ fn map_reply(r: OpResult<Output>) -> Reply {
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Both }, map_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HGetAll {
+            key: a[1].clone(),
+            what: HashPart::Both,
+        },
+        map_reply,
+    ))
 }
 
 fn hkeys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Fields }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HGetAll {
+            key: a[1].clone(),
+            what: HashPart::Fields,
+        },
+        output_reply,
+    ))
 }
 
 fn hvals(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HGetAll { key: a[1].clone(), what: HashPart::Values }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HGetAll {
+            key: a[1].clone(),
+            what: HashPart::Values,
+        },
+        output_reply,
+    ))
 }
 
 fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let delta = int(&a[3])?;
-    Ok(on_key(ctx, &a[1], Op::HIncrBy { key: a[1].clone(), field: a[2].clone(), delta }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HIncrBy {
+            key: a[1].clone(),
+            field: a[2].clone(),
+            delta,
+        },
+        output_reply,
+    ))
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -125,9 +213,26 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     if !delta.is_finite() {
         return Err(CmdError::Op(OpError::NanOrInfinity));
     }
-    Ok(on_key(ctx, &a[1], Op::HIncrByFloat { key: a[1].clone(), field: a[2].clone(), delta }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HIncrByFloat {
+            key: a[1].clone(),
+            field: a[2].clone(),
+            delta,
+        },
+        output_reply,
+    ))
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::HStrLen { key: a[1].clone(), field: a[2].clone() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::HStrLen {
+            key: a[1].clone(),
+            field: a[2].clone(),
+        },
+        output_reply,
+    ))
 }

@@ -102,11 +102,26 @@ fn expire_cond(opts: &[Bytes]) -> Result<ExpireCond, CmdError> {
     })
 }
 
-fn expire_with(ctx: &Ctx<'_>, a: &[Bytes], unit: TimeUnit, absolute: bool, cmd: &'static str) -> Result<Plan, CmdError> {
+fn expire_with(
+    ctx: &Ctx<'_>,
+    a: &[Bytes],
+    unit: TimeUnit,
+    absolute: bool,
+    cmd: &'static str,
+) -> Result<Plan, CmdError> {
     let base = if absolute { 0 } else { now_ms() };
     let at_ms = any_expiry(&a[2], unit, base, cmd)?;
     let cond = expire_cond(&a[3..])?;
-    Ok(on_key(ctx, &a[1], Op::Expire { key: a[1].clone(), at_ms, cond }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::Expire {
+            key: a[1].clone(),
+            at_ms,
+            cond,
+        },
+        output_reply,
+    ))
 }
 
 fn expire(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -142,11 +157,21 @@ fn pttl(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 fn expiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::PexpireTime(a[1].clone()), ms_to_secs))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::PexpireTime(a[1].clone()),
+        ms_to_secs,
+    ))
 }
 
 fn pexpiretime(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::PexpireTime(a[1].clone()), output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::PexpireTime(a[1].clone()),
+        output_reply,
+    ))
 }
 
 fn persist(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -175,11 +200,16 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 const SCAN_SHARD_BITS: u32 = 10;
 
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let cursor: u64 = std::str::from_utf8(&a[1]).ok().and_then(|s| s.parse().ok()).ok_or(CmdError::InvalidCursor)?;
+    let cursor: u64 = std::str::from_utf8(&a[1])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(CmdError::InvalidCursor)?;
     let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
     let mut i = 2;
     while i < a.len() {
-        let Some(v) = a.get(i + 1) else { return Err(CmdError::Syntax) };
+        let Some(v) = a.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
         if is(&a[i], "match") {
             pattern = Some(v.clone());
         } else if is(&a[i], "count") {
@@ -198,7 +228,12 @@ fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let shards = ctx.cx.core.router.shard_count() as u64;
     let shard = (cursor & ((1 << SCAN_SHARD_BITS) - 1)) % shards;
     let token = cursor >> SCAN_SHARD_BITS;
-    let op = Op::Scan { cursor: token, pattern, count, type_name };
+    let op = Op::Scan {
+        cursor: token,
+        pattern,
+        count,
+        type_name,
+    };
     Ok(Plan::Many {
         parts: vec![(ShardId(shard as usize), op)],
         finish: Box::new(move |mut results| match results.pop() {
@@ -253,7 +288,11 @@ fn rename_with(ctx: &Ctx<'_>, a: &[Bytes], nx: bool) -> Result<Plan, CmdError> {
     let router = &ctx.cx.core.router;
     let (from, to) = (router.shard_of_key(&src), router.shard_of_key(&dst));
     if from == to {
-        return Ok(Plan::One { shard: from, op: Op::Rename { src, dst, nx }, finish: output_reply });
+        return Ok(Plan::One {
+            shard: from,
+            op: Op::Rename { src, dst, nx },
+            finish: output_reply,
+        });
     }
     let core = ctx.cx.core.clone();
     Ok(Plan::Async(Box::pin(async move {
@@ -262,12 +301,25 @@ fn rename_with(ctx: &Ctx<'_>, a: &[Bytes], nx: bool) -> Result<Plan, CmdError> {
             Ok(_) => return op_error_reply(&OpError::NoSuchKey),
             Err(e) => return op_error_reply(&e),
         };
-        match core.call_one(to, Op::Restore { key: dst, record: record.clone(), nx }).await {
+        match core
+            .call_one(
+                to,
+                Op::Restore {
+                    key: dst,
+                    record: record.clone(),
+                    nx,
+                },
+            )
+            .await
+        {
             Ok(Output::Int(1)) => {}
             Ok(_) => return Reply::Int(0),
             Err(e) => return op_error_reply(&e),
         }
-        if let Err(e) = core.call_one(from, Op::DeleteIfSame { key: src, record }).await {
+        if let Err(e) = core
+            .call_one(from, Op::DeleteIfSame { key: src, record })
+            .await
+        {
             return op_error_reply(&e);
         }
         if nx { Reply::Int(1) } else { Reply::Ok }
@@ -284,11 +336,7 @@ fn flushdb(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         Some(m) if a.len() == 2 && (is(m, "async") || is(m, "sync")) => {}
         _ => return Err(CmdError::Syntax),
     }
-    Ok(on_every_shard(
-        ctx,
-        Op::FlushDb,
-        Box::new(super::all_ok),
-    ))
+    Ok(on_every_shard(ctx, Op::FlushDb, Box::new(super::all_ok)))
 }
 
 #[cfg(test)]
@@ -296,7 +344,10 @@ mod tests {
     use super::*;
 
     fn cond(s: &str) -> Result<ExpireCond, CmdError> {
-        let v: Vec<Bytes> = s.split_whitespace().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let v: Vec<Bytes> = s
+            .split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
         expire_cond(&v)
     }
 

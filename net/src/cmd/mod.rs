@@ -64,9 +64,16 @@ pub enum Plan {
     /// Answered without touching a shard.
     Reply(Reply),
     /// One op on one shard.
-    One { shard: ShardId, op: Op, finish: Finish },
+    One {
+        shard: ShardId,
+        op: Op,
+        finish: Finish,
+    },
     /// Ops on several shards, all sent at once; replies gathered in order.
-    Many { parts: Vec<(ShardId, Op)>, finish: FinishMany },
+    Many {
+        parts: Vec<(ShardId, Op)>,
+        finish: FinishMany,
+    },
     /// Dependent steps (cross-shard RENAME, node-wide admin commands). Runs
     /// after every earlier command of the pipeline has completed.
     Async(Pin<Box<dyn Future<Output = Reply>>>),
@@ -98,7 +105,12 @@ impl CommandSpec {
 
 static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
     let mut m = HashMap::new();
-    for family in [string::COMMANDS, keys::COMMANDS, hash::COMMANDS, server::COMMANDS] {
+    for family in [
+        string::COMMANDS,
+        keys::COMMANDS,
+        hash::COMMANDS,
+        server::COMMANDS,
+    ] {
         for spec in family {
             m.insert(spec.name, spec);
         }
@@ -125,7 +137,11 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 }
 
 fn arity_ok(arity: i32, argc: usize) -> bool {
-    if arity >= 0 { argc == arity as usize } else { argc >= (-arity) as usize }
+    if arity >= 0 {
+        argc == arity as usize
+    } else {
+        argc >= (-arity) as usize
+    }
 }
 
 /// Redis's "unknown command" text: the name and up to ~128 bytes of arguments.
@@ -180,7 +196,11 @@ pub fn output_to_reply(o: Output) -> Reply {
 
 /// A plan that runs one op on the shard owning `key`.
 pub fn on_key(ctx: &Ctx<'_>, key: &Bytes, op: Op, finish: Finish) -> Plan {
-    Plan::One { shard: ctx.cx.core.router.shard_of_key(key), op, finish }
+    Plan::One {
+        shard: ctx.cx.core.router.shard_of_key(key),
+        op,
+        finish,
+    }
 }
 
 /// Groups key positions by owning shard, preserving first-seen shard order.
@@ -204,7 +224,10 @@ pub fn sum_over_keys(ctx: &Ctx<'_>, keys: &[Bytes], make: fn(Vec<Bytes>) -> Op) 
         .into_iter()
         .map(|(s, idx)| (s, make(idx.into_iter().map(|i| keys[i].clone()).collect())))
         .collect();
-    Plan::Many { parts, finish: Box::new(sum_ints) }
+    Plan::Many {
+        parts,
+        finish: Box::new(sum_ints),
+    }
 }
 
 /// Adds integer results; the first error wins.
@@ -222,11 +245,17 @@ pub fn sum_ints(results: Vec<OpResult<Output>>) -> Reply {
 
 /// `+OK` when every part succeeded, else the first error (MSET, FLUSHALL).
 pub fn all_ok(results: Vec<OpResult<Output>>) -> Reply {
-    results.into_iter().find_map(|r| r.err()).map_or(Reply::Ok, |e| op_error_reply(&e))
+    results
+        .into_iter()
+        .find_map(|r| r.err())
+        .map_or(Reply::Ok, |e| op_error_reply(&e))
 }
 
 /// A plan that runs `op` on every shard of the node.
 pub fn on_every_shard(ctx: &Ctx<'_>, op: Op, finish: FinishMany) -> Plan {
     let n = ctx.cx.core.router.shard_count();
-    Plan::Many { parts: (0..n).map(|s| (ShardId(s), op.clone())).collect(), finish }
+    Plan::Many {
+        parts: (0..n).map(|s| (ShardId(s), op.clone())).collect(),
+        finish,
+    }
 }

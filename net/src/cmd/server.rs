@@ -28,14 +28,54 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub static COMMANDS: &[CommandSpec] = &[
     spec!("ping", -1, ["fast", "stale"], 0, 0, 0, ping),
     spec!("echo", 2, ["fast"], 0, 0, 0, echo),
-    spec!("quit", -1, ["fast", "noscript", "loading", "stale"], 0, 0, 0, quit),
-    spec!("hello", -1, ["noscript", "loading", "stale", "fast", "no_auth"], 0, 0, 0, hello),
-    spec!("auth", -2, ["noscript", "loading", "stale", "fast", "no_auth"], 0, 0, 0, auth),
+    spec!(
+        "quit",
+        -1,
+        ["fast", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        quit
+    ),
+    spec!(
+        "hello",
+        -1,
+        ["noscript", "loading", "stale", "fast", "no_auth"],
+        0,
+        0,
+        0,
+        hello
+    ),
+    spec!(
+        "auth",
+        -2,
+        ["noscript", "loading", "stale", "fast", "no_auth"],
+        0,
+        0,
+        0,
+        auth
+    ),
     spec!("select", 2, ["loading", "stale", "fast"], 0, 0, 0, select),
     spec!("command", -1, ["loading", "stale"], 0, 0, 0, command),
-    spec!("client", -2, ["noscript", "loading", "stale"], 0, 0, 0, client),
+    spec!(
+        "client",
+        -2,
+        ["noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        client
+    ),
     spec!("info", -1, ["loading", "stale"], 0, 0, 0, info_cmd),
-    spec!("config", -2, ["admin", "noscript", "loading", "stale"], 0, 0, 0, config),
+    spec!(
+        "config",
+        -2,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        config
+    ),
     spec!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, time),
 ];
 
@@ -71,7 +111,9 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let mut proto = ctx.conn.proto;
     if let Some(v) = a.get(1) {
         let Ok(v) = int(v) else {
-            return reply(Reply::error("ERR Protocol version is not an integer or out of range"));
+            return reply(Reply::error(
+                "ERR Protocol version is not an integer or out of range",
+            ));
         };
         proto = match v {
             2 => Protocol::Resp2,
@@ -90,7 +132,10 @@ fn hello(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
             name = Some(a[i + 1].clone());
             i += 2;
         } else {
-            return reply(Reply::error(format!("ERR Syntax error in HELLO option '{}'", lossy(&a[i]))));
+            return reply(Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                lossy(&a[i])
+            )));
         }
     }
     if let Some(n) = name {
@@ -120,7 +165,12 @@ fn command_info(spec: &CommandSpec) -> Reply {
     Reply::Array(vec![
         Reply::bulk(spec.name),
         Reply::Int(spec.arity as i64),
-        Reply::Set(spec.flags.iter().map(|f| Reply::Simple((*f).into())).collect()),
+        Reply::Set(
+            spec.flags
+                .iter()
+                .map(|f| Reply::Simple((*f).into()))
+                .collect(),
+        ),
         Reply::Int(spec.first_key as i64),
         Reply::Int(spec.last_key as i64),
         Reply::Int(spec.step as i64),
@@ -133,7 +183,10 @@ fn command_info(spec: &CommandSpec) -> Reply {
 
 fn command_docs(spec: &CommandSpec) -> Reply {
     Reply::Map(vec![
-        (Reply::bulk("summary"), Reply::bulk(format!("the {} command", spec.name))),
+        (
+            Reply::bulk("summary"),
+            Reply::bulk(format!("the {} command", spec.name)),
+        ),
         (Reply::bulk("since"), Reply::bulk("1.0.0")),
         (Reply::bulk("group"), Reply::bulk(spec.group)),
     ])
@@ -147,22 +200,48 @@ fn sorted_commands() -> Vec<&'static CommandSpec> {
 
 fn command(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let Some(sub) = a.get(1) else {
-        return reply(Reply::Array(sorted_commands().into_iter().map(command_info).collect()));
+        return reply(Reply::Array(
+            sorted_commands().into_iter().map(command_info).collect(),
+        ));
     };
     if is(sub, "count") && a.len() == 2 {
         reply(Reply::Int(all_commands().count() as i64))
     } else if is(sub, "list") {
-        reply(Reply::Array(sorted_commands().into_iter().map(|s| Reply::bulk(s.name)).collect()))
+        reply(Reply::Array(
+            sorted_commands()
+                .into_iter()
+                .map(|s| Reply::bulk(s.name))
+                .collect(),
+        ))
     } else if is(sub, "info") {
-        let specs: Vec<Option<&CommandSpec>> =
-            if a.len() == 2 { sorted_commands().into_iter().map(Some).collect() } else { a[2..].iter().map(|n| lookup(n)).collect() };
-        reply(Reply::Array(specs.into_iter().map(|s| s.map_or(Reply::Nil, command_info)).collect()))
+        let specs: Vec<Option<&CommandSpec>> = if a.len() == 2 {
+            sorted_commands().into_iter().map(Some).collect()
+        } else {
+            a[2..].iter().map(|n| lookup(n)).collect()
+        };
+        reply(Reply::Array(
+            specs
+                .into_iter()
+                .map(|s| s.map_or(Reply::Nil, command_info))
+                .collect(),
+        ))
     } else if is(sub, "docs") {
-        let specs: Vec<&CommandSpec> =
-            if a.len() == 2 { sorted_commands() } else { a[2..].iter().filter_map(|n| lookup(n)).collect() };
-        reply(Reply::Map(specs.into_iter().map(|s| (Reply::bulk(s.name), command_docs(s))).collect()))
+        let specs: Vec<&CommandSpec> = if a.len() == 2 {
+            sorted_commands()
+        } else {
+            a[2..].iter().filter_map(|n| lookup(n)).collect()
+        };
+        reply(Reply::Map(
+            specs
+                .into_iter()
+                .map(|s| (Reply::bulk(s.name), command_docs(s)))
+                .collect(),
+        ))
     } else {
-        Err(CmdError::UnknownSubcommand { command: "command".into(), sub: lossy(sub) })
+        Err(CmdError::UnknownSubcommand {
+            command: "command".into(),
+            sub: lossy(sub),
+        })
     }
 }
 
@@ -177,7 +256,11 @@ fn check_client_name(name: &[u8]) -> Result<(), CmdError> {
 fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let sub = &a[1];
     let arity = |n: usize, name: &str| {
-        if a.len() == n { Ok(()) } else { Err(CmdError::WrongArity(format!("client|{name}"))) }
+        if a.len() == n {
+            Ok(())
+        } else {
+            Err(CmdError::WrongArity(format!("client|{name}")))
+        }
     };
     if is(sub, "id") {
         arity(2, "id")?;
@@ -185,11 +268,22 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     } else if is(sub, "setname") {
         arity(3, "setname")?;
         check_client_name(&a[2])?;
-        *ctx.conn.info.name.borrow_mut() = if a[2].is_empty() { None } else { Some(a[2].clone()) };
+        *ctx.conn.info.name.borrow_mut() = if a[2].is_empty() {
+            None
+        } else {
+            Some(a[2].clone())
+        };
         reply(Reply::Ok)
     } else if is(sub, "getname") {
         arity(2, "getname")?;
-        reply(ctx.conn.info.name.borrow().clone().map_or(Reply::Nil, Reply::Bulk))
+        reply(
+            ctx.conn
+                .info
+                .name
+                .borrow()
+                .clone()
+                .map_or(Reply::Nil, Reply::Bulk),
+        )
     } else if is(sub, "info") {
         arity(2, "info")?;
         reply(Reply::Verbatim(ctx.conn.info.describe()))
@@ -200,7 +294,10 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         } else if is(&a[2], "lib-ver") {
             &ctx.conn.info.lib_ver
         } else {
-            return reply(Reply::error(format!("ERR Unrecognized option '{}'", lossy(&a[2]))));
+            return reply(Reply::error(format!(
+                "ERR Unrecognized option '{}'",
+                lossy(&a[2])
+            )));
         };
         check_client_name(&a[3])?;
         *slot.borrow_mut() = Some(a[3].clone());
@@ -209,7 +306,8 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         let ids: Option<Vec<u64>> = match a.get(2) {
             None => None,
             Some(o) if is(o, "id") && a.len() > 3 => {
-                let parsed: Result<Vec<u64>, _> = a[3..].iter().map(|v| int(v).map(|i| i as u64)).collect();
+                let parsed: Result<Vec<u64>, _> =
+                    a[3..].iter().map(|v| int(v).map(|i| i as u64)).collect();
                 Some(parsed.map_err(|_| CmdError::Syntax)?)
             }
             Some(o) if is(o, "type") && a.len() == 4 => {
@@ -223,7 +321,12 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         let cx = ctx.cx.clone();
         Ok(Plan::Async(Box::pin(async move {
             let lines = gather(&cx, move |cx| {
-                let mut list: Vec<_> = cx.clients.borrow().values().map(|c| (c.id, c.describe())).collect();
+                let mut list: Vec<_> = cx
+                    .clients
+                    .borrow()
+                    .values()
+                    .map(|c| (c.id, c.describe()))
+                    .collect();
                 list.sort();
                 list
             })
@@ -239,16 +342,31 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         })))
     } else if is(sub, "no-evict") || is(sub, "no-touch") {
         arity(3, &lossy(sub).to_lowercase())?;
-        if is(&a[2], "on") || is(&a[2], "off") { reply(Reply::Ok) } else { Err(CmdError::Syntax) }
+        if is(&a[2], "on") || is(&a[2], "off") {
+            reply(Reply::Ok)
+        } else {
+            Err(CmdError::Syntax)
+        }
     } else if is(sub, "help") {
         reply(Reply::Array(
-            ["CLIENT <subcommand> [<arg> ...]", "ID", "GETNAME", "SETNAME <name>", "SETINFO <option> <value>", "INFO", "LIST [TYPE normal|ID id ...]"]
-                .iter()
-                .map(|l| Reply::Simple((*l).into()))
-                .collect(),
+            [
+                "CLIENT <subcommand> [<arg> ...]",
+                "ID",
+                "GETNAME",
+                "SETNAME <name>",
+                "SETINFO <option> <value>",
+                "INFO",
+                "LIST [TYPE normal|ID id ...]",
+            ]
+            .iter()
+            .map(|l| Reply::Simple((*l).into()))
+            .collect(),
         ))
     } else {
-        Err(CmdError::UnknownSubcommand { command: "client".into(), sub: lossy(sub) })
+        Err(CmdError::UnknownSubcommand {
+            command: "client".into(),
+            sub: lossy(sub),
+        })
     }
 }
 
@@ -271,7 +389,10 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         let all = shared.config_snapshot();
         let mut out = Vec::new();
         for (k, v) in &all {
-            if a[2..].iter().any(|p| glob_match(&p.to_ascii_lowercase(), k.as_bytes())) {
+            if a[2..]
+                .iter()
+                .any(|p| glob_match(&p.to_ascii_lowercase(), k.as_bytes()))
+            {
                 out.push((Reply::bulk(k.clone()), Reply::bulk(v.clone())));
             }
         }
@@ -287,31 +408,60 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     } else if is(sub, "resetstat") {
         reply(Reply::Ok)
     } else if is(sub, "rewrite") {
-        reply(Reply::error("ERR The server is running without a config file"))
+        reply(Reply::error(
+            "ERR The server is running without a config file",
+        ))
     } else {
-        Err(CmdError::UnknownSubcommand { command: "config".into(), sub: lossy(sub) })
+        Err(CmdError::UnknownSubcommand {
+            command: "config".into(),
+            sub: lossy(sub),
+        })
     }
 }
 
 fn config_set(shared: &crate::shared::Shared, name: &str, value: &str) -> Result<(), CmdError> {
-    let invalid = |reason: &str| CmdError::ConfigSetInvalid { name: name.into(), reason: reason.into() };
-    let number = || value.parse::<u64>().map_err(|_| invalid("argument couldn't be parsed into an integer"));
+    let invalid = |reason: &str| CmdError::ConfigSetInvalid {
+        name: name.into(),
+        reason: reason.into(),
+    };
+    let number = || {
+        value
+            .parse::<u64>()
+            .map_err(|_| invalid("argument couldn't be parsed into an integer"))
+    };
     match name {
-        "maxclients" => shared.maxclients.store(number()? as usize, Ordering::Relaxed),
+        "maxclients" => shared
+            .maxclients
+            .store(number()? as usize, Ordering::Relaxed),
         "proto-max-bulk-len" => {
             let n = number()?;
             if n < 1024 * 1024 {
-                return Err(invalid("argument must be between 1048576 and 9223372036854775807 inclusive"));
+                return Err(invalid(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive",
+                ));
             }
-            shared.proto_max_bulk_len.store(n as usize, Ordering::Relaxed)
+            shared
+                .proto_max_bulk_len
+                .store(n as usize, Ordering::Relaxed)
         }
-        "client-query-buffer-limit" => shared.query_buffer_limit.store(number()?.max(1024 * 1024) as usize, Ordering::Relaxed),
-        "client-output-write-timeout" => shared.output_timeout_ms.store(number()?, Ordering::Relaxed),
+        "client-query-buffer-limit" => shared
+            .query_buffer_limit
+            .store(number()?.max(1024 * 1024) as usize, Ordering::Relaxed),
+        "client-output-write-timeout" => {
+            shared.output_timeout_ms.store(number()?, Ordering::Relaxed)
+        }
         "appendfsync" if value.eq_ignore_ascii_case(shared.opts.appendfsync.name()) => {}
-        "appendfsync" => return Err(invalid("changing appendfsync needs a restart (--appendfsync)")),
+        "appendfsync" => {
+            return Err(invalid(
+                "changing appendfsync needs a restart (--appendfsync)",
+            ));
+        }
         "bind" | "port" | "dir" => return Err(invalid("can't set immutable config")),
         _ => {
-            let mut table = shared.config.lock().map_err(|_| invalid("config table unavailable"))?;
+            let mut table = shared
+                .config
+                .lock()
+                .map_err(|_| invalid("config table unavailable"))?;
             match table.get_mut(name) {
                 Some(v) => *v = value.to_string(),
                 None => return Err(CmdError::ConfigSetUnknown(name.into())),
@@ -322,6 +472,11 @@ fn config_set(shared: &crate::shared::Shared, name: &str, value: &str) -> Result
 }
 
 fn time(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> Result<Plan, CmdError> {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-    reply(Reply::Array(vec![Reply::bulk(d.as_secs().to_string()), Reply::bulk(d.subsec_micros().to_string())]))
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    reply(Reply::Array(vec![
+        Reply::bulk(d.as_secs().to_string()),
+        Reply::bulk(d.subsec_micros().to_string()),
+    ]))
 }

@@ -48,7 +48,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!("decr", 2, ["write", "denyoom", "fast"], 1, 1, 1, decr),
     spec!("incrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, incrby),
     spec!("decrby", 3, ["write", "denyoom", "fast"], 1, 1, 1, decrby),
-    spec!("incrbyfloat", 3, ["write", "denyoom", "fast"], 1, 1, 1, incrbyfloat),
+    spec!(
+        "incrbyfloat",
+        3,
+        ["write", "denyoom", "fast"],
+        1,
+        1,
+        1,
+        incrbyfloat
+    ),
 ];
 
 fn get(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -74,7 +82,11 @@ enum OptionsOf {
 /// Redis's `parseExtendedStringArgumentsOrReply`: an option may repeat (the
 /// last value wins) but not conflict; the expire value is checked after
 /// all options, so a syntax error is reported before an invalid time.
-fn parse_set_options(opts: &[Bytes], of: OptionsOf, cmd: &'static str) -> Result<SetOptions, CmdError> {
+fn parse_set_options(
+    opts: &[Bytes],
+    of: OptionsOf,
+    cmd: &'static str,
+) -> Result<SetOptions, CmdError> {
     let (mut nx, mut xx, mut get, mut keepttl, mut persist) = (false, false, false, false, false);
     // (unit, relative, value) of EX/PX/EXAT/PXAT.
     let mut expire: Option<(TimeUnit, bool, &Bytes)> = None;
@@ -99,7 +111,11 @@ fn parse_set_options(opts: &[Bytes], of: OptionsOf, cmd: &'static str) -> Result
             if keepttl || persist || expire_kind.is_some_and(|k| k != kind) {
                 return Err(CmdError::Syntax);
             }
-            let unit = if kind == "ex" || kind == "exat" { TimeUnit::Seconds } else { TimeUnit::Millis };
+            let unit = if kind == "ex" || kind == "exat" {
+                TimeUnit::Seconds
+            } else {
+                TimeUnit::Millis
+            };
             expire = Some((unit, kind == "ex" || kind == "px", v));
             expire_kind = Some(kind);
             i += 1;
@@ -109,7 +125,9 @@ fn parse_set_options(opts: &[Bytes], of: OptionsOf, cmd: &'static str) -> Result
         i += 1;
     }
     let expiry = match expire {
-        Some((unit, relative, v)) => SetExpiry::At(positive_expiry(v, unit, relative, now_ms(), cmd)?),
+        Some((unit, relative, v)) => {
+            SetExpiry::At(positive_expiry(v, unit, relative, now_ms(), cmd)?)
+        }
         None if keepttl => SetExpiry::Keep,
         None => SetExpiry::Clear,
     };
@@ -120,12 +138,23 @@ fn parse_set_options(opts: &[Bytes], of: OptionsOf, cmd: &'static str) -> Result
     } else {
         SetCond::Always
     };
-    Ok(SetOptions { expiry, cond, get, persist })
+    Ok(SetOptions {
+        expiry,
+        cond,
+        get,
+        persist,
+    })
 }
 
 fn set(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let o = parse_set_options(&a[3..], OptionsOf::Set, "set")?;
-    let op = Op::Set { key: a[1].clone(), value: a[2].clone(), expiry: o.expiry, cond: o.cond, get: o.get };
+    let op = Op::Set {
+        key: a[1].clone(),
+        value: a[2].clone(),
+        expiry: o.expiry,
+        cond: o.cond,
+        get: o.get,
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
@@ -138,14 +167,30 @@ fn bool_reply(r: OpResult<Output>) -> Reply {
 }
 
 fn setnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let op =
-        Op::Set { key: a[1].clone(), value: a[2].clone(), expiry: SetExpiry::Clear, cond: SetCond::IfAbsent, get: false };
+    let op = Op::Set {
+        key: a[1].clone(),
+        value: a[2].clone(),
+        expiry: SetExpiry::Clear,
+        cond: SetCond::IfAbsent,
+        get: false,
+    };
     Ok(on_key(ctx, &a[1], op, bool_reply))
 }
 
-fn setex_with(ctx: &Ctx<'_>, a: &[Bytes], unit: TimeUnit, cmd: &'static str) -> Result<Plan, CmdError> {
+fn setex_with(
+    ctx: &Ctx<'_>,
+    a: &[Bytes],
+    unit: TimeUnit,
+    cmd: &'static str,
+) -> Result<Plan, CmdError> {
     let at = positive_expiry(&a[2], unit, true, now_ms(), cmd)?;
-    let op = Op::Set { key: a[1].clone(), value: a[3].clone(), expiry: SetExpiry::At(at), cond: SetCond::Always, get: false };
+    let op = Op::Set {
+        key: a[1].clone(),
+        value: a[3].clone(),
+        expiry: SetExpiry::At(at),
+        cond: SetCond::Always,
+        get: false,
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
@@ -158,7 +203,13 @@ fn psetex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 fn getset(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let op = Op::Set { key: a[1].clone(), value: a[2].clone(), expiry: SetExpiry::Clear, cond: SetCond::Always, get: true };
+    let op = Op::Set {
+        key: a[1].clone(),
+        value: a[2].clone(),
+        expiry: SetExpiry::Clear,
+        cond: SetCond::Always,
+        get: true,
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
@@ -173,18 +224,38 @@ fn getex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         (_, true) => GetExExpiry::Persist,
         _ => GetExExpiry::Unchanged,
     };
-    Ok(on_key(ctx, &a[1], Op::GetEx { key: a[1].clone(), expiry }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::GetEx {
+            key: a[1].clone(),
+            expiry,
+        },
+        output_reply,
+    ))
 }
 
 fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let keys = &a[1..];
     let groups = group_by_shard(ctx, keys);
     if groups.len() == 1 {
-        return Ok(Plan::One { shard: groups[0].0, op: Op::MGet(keys.to_vec()), finish: output_reply });
+        return Ok(Plan::One {
+            shard: groups[0].0,
+            op: Op::MGet(keys.to_vec()),
+            finish: output_reply,
+        });
     }
     let total = keys.len();
     let positions: Vec<Vec<usize>> = groups.iter().map(|(_, idx)| idx.clone()).collect();
-    let parts = groups.into_iter().map(|(s, idx)| (s, Op::MGet(idx.into_iter().map(|i| keys[i].clone()).collect()))).collect();
+    let parts = groups
+        .into_iter()
+        .map(|(s, idx)| {
+            (
+                s,
+                Op::MGet(idx.into_iter().map(|i| keys[i].clone()).collect()),
+            )
+        })
+        .collect();
     Ok(Plan::Many {
         parts,
         finish: Box::new(move |results| {
@@ -205,14 +276,25 @@ fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     })
 }
 
-fn pairs(ctx: &Ctx<'_>, a: &[Bytes], cmd: &str) -> Result<Vec<(shardis_shards::slot::ShardId, Vec<(Bytes, Bytes)>)>, CmdError> {
+fn pairs(
+    ctx: &Ctx<'_>,
+    a: &[Bytes],
+    cmd: &str,
+) -> Result<Vec<(shardis_shards::slot::ShardId, Vec<(Bytes, Bytes)>)>, CmdError> {
     if a.len() % 2 == 0 {
         return Err(CmdError::WrongArity(cmd.into()));
     }
     let keys: Vec<Bytes> = a[1..].iter().step_by(2).cloned().collect();
     Ok(group_by_shard(ctx, &keys)
         .into_iter()
-        .map(|(s, idx)| (s, idx.into_iter().map(|i| (a[1 + 2 * i].clone(), a[2 + 2 * i].clone())).collect()))
+        .map(|(s, idx)| {
+            (
+                s,
+                idx.into_iter()
+                    .map(|i| (a[1 + 2 * i].clone(), a[2 + 2 * i].clone()))
+                    .collect(),
+            )
+        })
         .collect())
 }
 
@@ -232,7 +314,11 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let groups = pairs(ctx, a, "msetnx")?;
     if groups.len() == 1 {
         let (s, p) = groups.into_iter().next().ok_or(CmdError::Syntax)?;
-        return Ok(Plan::One { shard: s, op: Op::MSetNx(p), finish: output_reply });
+        return Ok(Plan::One {
+            shard: s,
+            op: Op::MSetNx(p),
+            finish: output_reply,
+        });
     }
     let core = ctx.cx.core.clone();
     Ok(Plan::Async(Box::pin(async move {
@@ -254,7 +340,15 @@ fn msetnx(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 fn append(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    Ok(on_key(ctx, &a[1], Op::Append { key: a[1].clone(), value: a[2].clone() }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::Append {
+            key: a[1].clone(),
+            value: a[2].clone(),
+        },
+        output_reply,
+    ))
 }
 
 fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -263,7 +357,16 @@ fn strlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 
 fn getrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (start, end) = (int(&a[2])?, int(&a[3])?);
-    Ok(on_key(ctx, &a[1], Op::GetRange { key: a[1].clone(), start, end }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::GetRange {
+            key: a[1].clone(),
+            start,
+            end,
+        },
+        output_reply,
+    ))
 }
 
 fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -271,12 +374,24 @@ fn setrange(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     if offset < 0 {
         return Err(CmdError::OffsetOutOfRange);
     }
-    let op = Op::SetRange { key: a[1].clone(), offset: offset as usize, value: a[3].clone() };
+    let op = Op::SetRange {
+        key: a[1].clone(),
+        offset: offset as usize,
+        value: a[3].clone(),
+    };
     Ok(on_key(ctx, &a[1], op, output_reply))
 }
 
 fn incr_by(ctx: &Ctx<'_>, key: &Bytes, delta: i64) -> Plan {
-    on_key(ctx, key, Op::IncrBy { key: key.clone(), delta }, output_reply)
+    on_key(
+        ctx,
+        key,
+        Op::IncrBy {
+            key: key.clone(),
+            delta,
+        },
+        output_reply,
+    )
 }
 
 fn incr(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -293,7 +408,11 @@ fn incrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 
 fn decrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let d = int(&a[2])?;
-    Ok(incr_by(ctx, &a[1], d.checked_neg().ok_or(CmdError::DecrementOverflow)?))
+    Ok(incr_by(
+        ctx,
+        &a[1],
+        d.checked_neg().ok_or(CmdError::DecrementOverflow)?,
+    ))
 }
 
 fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -301,7 +420,15 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     if !delta.is_finite() {
         return Err(CmdError::Op(shardis_shards::error::OpError::NanOrInfinity));
     }
-    Ok(on_key(ctx, &a[1], Op::IncrByFloat { key: a[1].clone(), delta }, output_reply))
+    Ok(on_key(
+        ctx,
+        &a[1],
+        Op::IncrByFloat {
+            key: a[1].clone(),
+            delta,
+        },
+        output_reply,
+    ))
 }
 
 #[cfg(test)]
@@ -309,7 +436,10 @@ mod tests {
     use super::*;
 
     fn opts(s: &str) -> Result<SetOptions, CmdError> {
-        let v: Vec<Bytes> = s.split_whitespace().map(|w| Bytes::copy_from_slice(w.as_bytes())).collect();
+        let v: Vec<Bytes> = s
+            .split_whitespace()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect();
         parse_set_options(&v, OptionsOf::Set, "set")
     }
 
@@ -325,7 +455,10 @@ mod tests {
         assert!(matches!(opts("EX ten"), Err(CmdError::NotInteger)));
         assert!(matches!(opts("BOGUS"), Err(CmdError::Syntax)));
         // Repeats are fine, the last value wins; syntax beats a bad time.
-        assert!(matches!(opts("EX 10 EX 20").map(|o| o.expiry), Ok(SetExpiry::At(_))));
+        assert!(matches!(
+            opts("EX 10 EX 20").map(|o| o.expiry),
+            Ok(SetExpiry::At(_))
+        ));
         assert!(opts("KEEPTTL KEEPTTL NX NX").is_ok());
         assert!(matches!(opts("EX 0 NX XX"), Err(CmdError::Syntax)));
         assert!(matches!(opts("PERSIST"), Err(CmdError::Syntax)));

@@ -55,7 +55,11 @@ impl Reply {
 
 /// Redis replaces newlines in error texts so the reply stays one line.
 fn error_text(text: &str) -> Cow<'_, str> {
-    if text.contains(['\r', '\n']) { Cow::Owned(text.replace(['\r', '\n'], " ")) } else { Cow::Borrowed(text) }
+    if text.contains(['\r', '\n']) {
+        Cow::Owned(text.replace(['\r', '\n'], " "))
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 fn format_double(d: f64) -> String {
@@ -74,7 +78,11 @@ fn to_resp2(r: Reply) -> Frame2 {
         Reply::Bulk(b) => Frame2::BulkString(b),
         Reply::Nil | Reply::NilArray => Frame2::Null,
         Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
-        Reply::Map(m) => Frame2::Array(m.into_iter().flat_map(|(k, v)| [to_resp2(k), to_resp2(v)]).collect()),
+        Reply::Map(m) => Frame2::Array(
+            m.into_iter()
+                .flat_map(|(k, v)| [to_resp2(k), to_resp2(v)])
+                .collect(),
+        ),
         Reply::Double(d) => Frame2::BulkString(Bytes::from(format_double(d))),
         Reply::Verbatim(s) => Frame2::BulkString(Bytes::from(s)),
     }
@@ -82,25 +90,54 @@ fn to_resp2(r: Reply) -> Frame2 {
 
 fn to_resp3(r: Reply) -> Frame3 {
     match r {
-        Reply::Ok => Frame3::SimpleString { data: Bytes::from_static(b"OK"), attributes: None },
-        Reply::Simple(s) => Frame3::SimpleString { data: Bytes::from(s.into_owned()), attributes: None },
-        Reply::Error(e) => Frame3::SimpleError { data: error_text(&e).into_owned().into(), attributes: None },
-        Reply::Int(i) => Frame3::Number { data: i, attributes: None },
-        Reply::Bulk(b) => Frame3::BlobString { data: b, attributes: None },
+        Reply::Ok => Frame3::SimpleString {
+            data: Bytes::from_static(b"OK"),
+            attributes: None,
+        },
+        Reply::Simple(s) => Frame3::SimpleString {
+            data: Bytes::from(s.into_owned()),
+            attributes: None,
+        },
+        Reply::Error(e) => Frame3::SimpleError {
+            data: error_text(&e).into_owned().into(),
+            attributes: None,
+        },
+        Reply::Int(i) => Frame3::Number {
+            data: i,
+            attributes: None,
+        },
+        Reply::Bulk(b) => Frame3::BlobString {
+            data: b,
+            attributes: None,
+        },
         Reply::Nil | Reply::NilArray => Frame3::Null,
-        Reply::Array(a) => Frame3::Array { data: a.into_iter().map(to_resp3).collect(), attributes: None },
-        Reply::Set(a) => Frame3::Set { data: a.into_iter().map(to_resp3).collect(), attributes: None },
+        Reply::Array(a) => Frame3::Array {
+            data: a.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
+        Reply::Set(a) => Frame3::Set {
+            data: a.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
         Reply::Map(m) => {
             let mut data = FrameMap::with_capacity(m.len());
             for (k, v) in m {
                 data.insert(to_resp3(k), to_resp3(v));
             }
-            Frame3::Map { data, attributes: None }
+            Frame3::Map {
+                data,
+                attributes: None,
+            }
         }
-        Reply::Double(d) => Frame3::Double { data: d, attributes: None },
-        Reply::Verbatim(s) => {
-            Frame3::VerbatimString { data: Bytes::from(s), format: VerbatimStringFormat::Text, attributes: None }
-        }
+        Reply::Double(d) => Frame3::Double {
+            data: d,
+            attributes: None,
+        },
+        Reply::Verbatim(s) => Frame3::VerbatimString {
+            data: Bytes::from(s),
+            format: VerbatimStringFormat::Text,
+            attributes: None,
+        },
     }
 }
 
@@ -114,7 +151,8 @@ pub fn encode(out: &mut BytesMut, r: Reply, proto: Protocol) {
             let _ = redis_protocol::resp2::encode::extend_encode(out, &to_resp2(r), false);
         }
         (Protocol::Resp3, r) => {
-            let _ = redis_protocol::resp3::encode::complete::extend_encode(out, &to_resp3(r), false);
+            let _ =
+                redis_protocol::resp3::encode::complete::extend_encode(out, &to_resp3(r), false);
         }
     }
 }
@@ -137,7 +175,10 @@ mod tests {
         assert_eq!(enc(Reply::NilArray, Protocol::Resp2), "*-1\r\n");
         assert_eq!(enc(Reply::Int(-3), Protocol::Resp2), ":-3\r\n");
         assert_eq!(enc(Reply::bulk("ab"), Protocol::Resp2), "$2\r\nab\r\n");
-        assert_eq!(enc(Reply::error("ERR a\r\nb"), Protocol::Resp2), "-ERR a  b\r\n");
+        assert_eq!(
+            enc(Reply::error("ERR a\r\nb"), Protocol::Resp2),
+            "-ERR a  b\r\n"
+        );
         let m = Reply::Map(vec![(Reply::bulk("k"), Reply::Int(1))]);
         assert_eq!(enc(m.clone(), Protocol::Resp2), "*2\r\n$1\r\nk\r\n:1\r\n");
         assert_eq!(enc(m, Protocol::Resp3), "%1\r\n$1\r\nk\r\n:1\r\n");

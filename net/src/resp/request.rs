@@ -22,7 +22,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bulk: 512 * 1024 * 1024, max_multibulk: 1024 * 1024, max_inline: 64 * 1024 }
+        Limits {
+            max_bulk: 512 * 1024 * 1024,
+            max_multibulk: 1024 * 1024,
+            max_inline: 64 * 1024,
+        }
     }
 }
 
@@ -85,15 +89,27 @@ impl RequestParser {
     ///
     /// `Ok(None)`: more bytes are needed. `Ok(Some(args))`: a request; an
     /// empty `args` is a blank line or `*0`, which Redis ignores.
-    pub fn next(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    pub fn next(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         if buf.is_empty() || buf.len() < self.need {
             return Ok(None);
         }
         self.need = 0;
-        if self.partial.is_some() || buf[0] == b'*' { self.multibulk(buf, limits) } else { self.inline(buf, limits) }
+        if self.partial.is_some() || buf[0] == b'*' {
+            self.multibulk(buf, limits)
+        } else {
+            self.inline(buf, limits)
+        }
     }
 
-    fn multibulk(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn multibulk(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let mut state = match self.partial.take() {
             Some(p) => p,
             None => {
@@ -118,7 +134,11 @@ impl RequestParser {
                     return Ok(Some(Vec::new()));
                 }
                 let count = count as usize;
-                Partial { remaining: count, pos: cr + 2, spans: Vec::with_capacity(count.min(1024)) }
+                Partial {
+                    remaining: count,
+                    pos: cr + 2,
+                    spans: Vec::with_capacity(count.min(1024)),
+                }
             }
         };
         // Validate each argument's header and find where it lies, without
@@ -130,7 +150,10 @@ impl RequestParser {
                 return Ok(None);
             }
             if buf[pos] != b'$' {
-                return Err(ProtocolError(format!("expected '$', got '{}'", buf[pos] as char)));
+                return Err(ProtocolError(format!(
+                    "expected '$', got '{}'",
+                    buf[pos] as char
+                )));
             }
             let Some(cr) = find_crlf_line(buf, pos + 1) else {
                 if buf.len() - pos > limits.max_inline {
@@ -158,10 +181,20 @@ impl RequestParser {
             state.remaining -= 1;
         }
         let frame = buf.split_to(state.pos).freeze();
-        Ok(Some(state.spans.into_iter().map(|(a, b)| frame.slice(a..b)).collect()))
+        Ok(Some(
+            state
+                .spans
+                .into_iter()
+                .map(|(a, b)| frame.slice(a..b))
+                .collect(),
+        ))
     }
 
-    fn inline(&mut self, buf: &mut BytesMut, limits: &Limits) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+    fn inline(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: &Limits,
+    ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         let Some(nl) = memchr(b'\n', buf) else {
             if buf.len() > limits.max_inline {
                 return Err(ProtocolError::new("too big inline request"));
@@ -176,7 +209,9 @@ impl RequestParser {
         if text.last() == Some(&b'\r') {
             text = &text[..text.len() - 1];
         }
-        split_args(text).map(Some).ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))
+        split_args(text)
+            .map(Some)
+            .ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))
     }
 }
 
@@ -289,7 +324,10 @@ mod tests {
         assert_eq!(r.len(), 3);
         assert_eq!(r[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(r[1], vec![Bytes::from("PING")]);
-        assert_eq!(r[2], vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]);
+        assert_eq!(
+            r[2],
+            vec![Bytes::from("set"), Bytes::from("a"), Bytes::from("b c")]
+        );
     }
 
     #[test]
@@ -298,7 +336,10 @@ mod tests {
         let mut buf = BytesMut::from(&b"*1\r\n$5\r\nhel"[..]);
         assert_eq!(p.next(&mut buf, &Limits::default()), Ok(None));
         buf.extend_from_slice(b"lo\r\n");
-        assert_eq!(p.next(&mut buf, &Limits::default()), Ok(Some(vec![Bytes::from("hello")])));
+        assert_eq!(
+            p.next(&mut buf, &Limits::default()),
+            Ok(Some(vec![Bytes::from("hello")]))
+        );
         assert!(buf.is_empty());
     }
 
@@ -315,33 +356,69 @@ mod tests {
                 got.push(req);
             }
         }
-        assert_eq!(got, vec![
-            vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")],
-            vec![Bytes::from("PING")]
-        ]);
+        assert_eq!(
+            got,
+            vec![
+                vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("value")],
+                vec![Bytes::from("PING")]
+            ]
+        );
         assert!(p.partial.is_none());
     }
 
     #[test]
     fn protocol_errors_match_redis() {
-        assert_eq!(parse_all(b"*a\r\n"), Err(ProtocolError::new("invalid multibulk length")));
-        assert_eq!(parse_all(b"*2000000\r\n"), Err(ProtocolError::new("invalid multibulk length")));
-        assert_eq!(parse_all(b"*1\r\n$-5\r\n"), Err(ProtocolError::new("invalid bulk length")));
-        assert_eq!(parse_all(b"*1\r\n$600000000\r\n"), Err(ProtocolError::new("invalid bulk length")));
-        assert_eq!(parse_all(b"*1\r\nx\r\n"), Err(ProtocolError::new("expected '$', got 'x'")));
-        assert_eq!(parse_all(b"set \"a\r\n"), Err(ProtocolError::new("unbalanced quotes in request")));
-        assert_eq!(parse_all(&vec![b'a'; 70000]), Err(ProtocolError::new("too big inline request")));
+        assert_eq!(
+            parse_all(b"*a\r\n"),
+            Err(ProtocolError::new("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*2000000\r\n"),
+            Err(ProtocolError::new("invalid multibulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-5\r\n"),
+            Err(ProtocolError::new("invalid bulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$600000000\r\n"),
+            Err(ProtocolError::new("invalid bulk length"))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nx\r\n"),
+            Err(ProtocolError::new("expected '$', got 'x'"))
+        );
+        assert_eq!(
+            parse_all(b"set \"a\r\n"),
+            Err(ProtocolError::new("unbalanced quotes in request"))
+        );
+        assert_eq!(
+            parse_all(&vec![b'a'; 70000]),
+            Err(ProtocolError::new("too big inline request"))
+        );
         let mut big = b"*1\r\n$".to_vec();
         big.extend(vec![b'1'; 70000]);
-        assert_eq!(parse_all(&big), Err(ProtocolError::new("too big bulk count string")));
-        assert_eq!(parse_all(b"*0\r\n\r\n").unwrap(), vec![Vec::<Bytes>::new(), vec![]]);
-        assert_eq!(parse_all(b"*1\r\n$-0\r\n"), Err(ProtocolError::new("invalid bulk length")));
+        assert_eq!(
+            parse_all(&big),
+            Err(ProtocolError::new("too big bulk count string"))
+        );
+        assert_eq!(
+            parse_all(b"*0\r\n\r\n").unwrap(),
+            vec![Vec::<Bytes>::new(), vec![]]
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-0\r\n"),
+            Err(ProtocolError::new("invalid bulk length"))
+        );
     }
 
     #[test]
     fn split_args_like_sdssplitargs() {
         let a = split_args(br#"set "\x41\n" 'it\'s'"#).unwrap();
-        assert_eq!(a, vec![Bytes::from("set"), Bytes::from("A\n"), Bytes::from("it's")]);
+        assert_eq!(
+            a,
+            vec![Bytes::from("set"), Bytes::from("A\n"), Bytes::from("it's")]
+        );
         assert_eq!(split_args(b"\"a\"b"), None);
         assert_eq!(split_args(b"   ").unwrap().len(), 0);
     }

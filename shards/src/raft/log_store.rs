@@ -98,7 +98,11 @@ impl Syncer {
                 let mut ready = Vec::new();
                 {
                     let mut s = s.borrow_mut();
-                    while s.pending.front().is_some_and(|(seq, _)| res.is_err() || *seq <= upto) {
+                    while s
+                        .pending
+                        .front()
+                        .is_some_and(|(seq, _)| res.is_err() || *seq <= upto)
+                    {
                         ready.extend(s.pending.pop_front().map(|(_, f)| f));
                     }
                 }
@@ -115,7 +119,11 @@ impl Syncer {
     fn after_sync(&mut self, done: Done) {
         self.next += 1;
         self.pending.push_back((self.next, done));
-        if self.to_thread.as_ref().is_none_or(|t| t.send(self.next).is_err()) {
+        if self
+            .to_thread
+            .as_ref()
+            .is_none_or(|t| t.send(self.next).is_err())
+        {
             if let Some((_, f)) = self.pending.pop_back() {
                 f(Err(io_err("fsync thread stopped")));
             }
@@ -127,11 +135,17 @@ struct Inner {
     db: Arc<DB>,
     cf: String,
     syncer: Rc<RefCell<Syncer>>,
+    /// Under `always` appends are acknowledged after the WAL sync; under
+    /// `everysec`/`no` right after the write (the shard's once-a-second
+    /// fsync, or the OS, makes them durable later).
+    sync_appends: bool,
 }
 
 impl Inner {
     fn cf(&self) -> io::Result<&rocksdb::ColumnFamily> {
-        self.db.cf_handle(&self.cf).ok_or_else(|| io_err(format!("column family {} missing", self.cf)))
+        self.db
+            .cf_handle(&self.cf)
+            .ok_or_else(|| io_err(format!("column family {} missing", self.cf)))
     }
 
     fn get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -142,7 +156,9 @@ impl Inner {
     }
 
     fn put<T: serde::Serialize>(&self, key: &[u8], value: &T) -> io::Result<()> {
-        self.db.put_cf(self.cf()?, key, codec::encode(value)?).map_err(io_err)
+        self.db
+            .put_cf(self.cf()?, key, codec::encode(value)?)
+            .map_err(io_err)
     }
 
     fn last_entry(&self) -> io::Result<Option<Entry>> {
@@ -164,7 +180,11 @@ impl Inner {
         self.syncer.borrow_mut().after_sync(Box::new(move |r| {
             let _ = tx.send(r);
         }));
-        async move { rx.recv_async().await.unwrap_or_else(|_| Err(io_err("fsync thread stopped"))) }
+        async move {
+            rx.recv_async()
+                .await
+                .unwrap_or_else(|_| Err(io_err("fsync thread stopped")))
+        }
     }
 }
 
@@ -177,12 +197,19 @@ pub struct RocksLogStore {
 impl RocksLogStore {
     /// Binds to column family `cf` (created by `storage::open`) and starts
     /// its fsync thread. Must run on the shard's executor.
-    pub fn new(db: Arc<DB>, cf: String) -> io::Result<Self> {
+    pub fn new(db: Arc<DB>, cf: String, sync_appends: bool) -> io::Result<Self> {
         if db.cf_handle(&cf).is_none() {
             return Err(io_err(format!("column family {cf} missing")));
         }
         let syncer = Syncer::start(db.clone(), format!("raft-fsync-{cf}"))?;
-        Ok(RocksLogStore { inner: Rc::new(Inner { db, cf, syncer }) })
+        Ok(RocksLogStore {
+            inner: Rc::new(Inner {
+                db,
+                cf,
+                syncer,
+                sync_appends,
+            }),
+        })
     }
 }
 
@@ -198,7 +225,9 @@ impl RaftLogReader<TypeConfig> for RocksLogStore {
         };
         let mut ro = rocksdb::ReadOptions::default();
         match range.end_bound() {
-            Bound::Included(&i) if i < u64::MAX => ro.set_iterate_upper_bound(entry_key(i + 1).to_vec()),
+            Bound::Included(&i) if i < u64::MAX => {
+                ro.set_iterate_upper_bound(entry_key(i + 1).to_vec())
+            }
             Bound::Excluded(&i) => ro.set_iterate_upper_bound(entry_key(i).to_vec()),
             _ => ro.set_iterate_upper_bound(vec![ENTRY + 1]),
         }
@@ -228,7 +257,10 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
             Some(e) => Some(e.log_id()),
             None => last_purged_log_id,
         };
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -249,7 +281,11 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
         Ok(self.inner.get::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -261,8 +297,15 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
             batch.put_cf(cf, entry_key(e.index()), codec::encode(&e)?);
         }
         inner.db.write(batch).map_err(io_err)?;
-        // Readable now; acknowledged once the WAL holding it is synced.
-        inner.syncer.borrow_mut().after_sync(Box::new(move |r| callback.io_completed(r)));
+        if inner.sync_appends {
+            // Readable now; acknowledged once the WAL holding it is synced.
+            inner
+                .syncer
+                .borrow_mut()
+                .after_sync(Box::new(move |r| callback.io_completed(r)));
+        } else {
+            callback.io_completed(Ok(()));
+        }
         Ok(())
     }
 
@@ -273,7 +316,10 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
             None => vec![ENTRY],
         };
         let inner = &self.inner;
-        inner.db.delete_range_cf(inner.cf()?, from, vec![ENTRY + 1]).map_err(io_err)
+        inner
+            .db
+            .delete_range_cf(inner.cf()?, from, vec![ENTRY + 1])
+            .map_err(io_err)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
@@ -281,7 +327,11 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
         let cf = inner.cf()?;
         let mut batch = WriteBatch::default();
         batch.put_cf(cf, PURGED, codec::encode(&log_id)?);
-        let end = if log_id.index == u64::MAX { vec![ENTRY + 1] } else { entry_key(log_id.index + 1).to_vec() };
+        let end = if log_id.index == u64::MAX {
+            vec![ENTRY + 1]
+        } else {
+            entry_key(log_id.index + 1).to_vec()
+        };
         batch.delete_range_cf(cf, vec![ENTRY], end);
         inner.db.write(batch).map_err(io_err)
     }

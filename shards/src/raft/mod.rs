@@ -7,6 +7,7 @@
 //! RocksDB; [`runtime`] runs openraft on the shard's glommio executor.
 
 pub mod log_store;
+pub mod node;
 pub mod runtime;
 pub mod state_machine;
 

@@ -57,7 +57,10 @@ pub struct ShardStateMachine {
 
 impl ShardStateMachine {
     pub fn new(shard: Rc<RefCell<Shard>>) -> Self {
-        ShardStateMachine { shard, current: Rc::new(RefCell::new(None)) }
+        ShardStateMachine {
+            shard,
+            current: Rc::new(RefCell::new(None)),
+        }
     }
 }
 
@@ -73,7 +76,11 @@ fn applied_state(shard: &Shard) -> io::Result<(Option<LogId>, StoredMembership)>
     Ok((applied, membership))
 }
 
-fn save_applied(shard: &mut Shard, applied: &Option<LogId>, membership: &StoredMembership) -> io::Result<()> {
+fn save_applied(
+    shard: &mut Shard,
+    applied: &Option<LogId>,
+    membership: &StoredMembership,
+) -> io::Result<()> {
     shard.set_raft_state(APPLIED, codec::encode(applied)?);
     shard.set_raft_state(MEMBERSHIP, codec::encode(membership)?);
     Ok(())
@@ -94,10 +101,20 @@ impl RaftSnapshotBuilder<TypeConfig> for ShardSnapshotBuilder {
             let mut shard = self.shard.borrow_mut();
             let (last_log_id, last_membership) = applied_state(&shard)?;
             let records = shard.dump_all()?;
-            (SnapshotMeta { last_log_id, last_membership, ..Default::default() }, codec::encode(&records)?)
+            (
+                SnapshotMeta {
+                    last_log_id,
+                    last_membership,
+                    ..Default::default()
+                },
+                codec::encode(&records)?,
+            )
         };
         *self.current.borrow_mut() = Some((meta.clone(), data.clone()));
-        Ok(Snapshot { meta, snapshot: data })
+        Ok(Snapshot {
+            meta,
+            snapshot: data,
+        })
     }
 }
 
@@ -111,19 +128,29 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
     where
-        Strm: futures_lite::Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+        Strm: futures_lite::Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>>
+            + Unpin
+            + OptionalSend,
     {
-        let (mut applied, mut membership) = applied_state(&self.shard.borrow())?;
-        let mut replies = Vec::new();
+        // Collect the stream first: once applying starts it must not yield,
+        // so no other fiber commits or reads a half-applied batch.
+        let mut items = Vec::new();
         while let Some(item) = entries.next().await {
-            let (entry, responder) = item?;
+            items.push(item?);
+        }
+        let mut shard = self.shard.borrow_mut();
+        let (mut applied, mut membership) = applied_state(&shard)?;
+        let mut replies = Vec::with_capacity(items.len());
+        for (entry, responder) in items {
             let log_id = entry.log_id();
             let response = match entry.payload {
                 EntryPayload::Blank => WriteResponse(Vec::new()),
-                EntryPayload::Normal(req) => {
-                    let mut shard = self.shard.borrow_mut();
-                    WriteResponse(req.ops.into_iter().map(|op| shard.execute(op, req.now_ms)).collect())
-                }
+                EntryPayload::Normal(req) => WriteResponse(
+                    req.ops
+                        .into_iter()
+                        .map(|op| shard.execute(op, req.now_ms))
+                        .collect(),
+                ),
                 EntryPayload::Membership(m) => {
                     membership = StoredMembership::new(Some(log_id), m);
                     WriteResponse(Vec::new())
@@ -134,11 +161,9 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                 replies.push((r, response));
             }
         }
-        {
-            let mut shard = self.shard.borrow_mut();
-            save_applied(&mut shard, &applied, &membership)?;
-            shard.commit()?;
-        }
+        save_applied(&mut shard, &applied, &membership)?;
+        shard.commit()?;
+        drop(shard);
         for (r, response) in replies {
             r.send(response);
         }
@@ -146,10 +171,17 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
-        ShardSnapshotBuilder { shard: self.shard.clone(), current: self.current.clone() }
+        ShardSnapshotBuilder {
+            shard: self.shard.clone(),
+            current: self.current.clone(),
+        }
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
         let records: Vec<(Vec<u8>, Vec<u8>)> = codec::decode(&snapshot)?;
         {
             let mut shard = self.shard.borrow_mut();
@@ -162,7 +194,10 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<ShardSnapshot>, io::Error> {
-        Ok(self.current.borrow().as_ref().map(|(meta, data)| Snapshot { meta: meta.clone(), snapshot: data.clone() }))
+        Ok(self.current.borrow().as_ref().map(|(meta, data)| Snapshot {
+            meta: meta.clone(),
+            snapshot: data.clone(),
+        }))
     }
 }
 
@@ -188,12 +223,17 @@ mod tests {
     impl StoreBuilder<TypeConfig, RocksLogStore, ShardStateMachine, tempfile::TempDir> for Builder {
         async fn build(
             &self,
-        ) -> Result<(tempfile::TempDir, RocksLogStore, ShardStateMachine), StorageError<TypeConfig>> {
+        ) -> Result<(tempfile::TempDir, RocksLogStore, ShardStateMachine), StorageError<TypeConfig>>
+        {
             let dir = tempfile::tempdir().expect("temp dir");
             let db = storage::open(dir.path(), 1, &Default::default()).expect("open rocksdb");
             let shard = Shard::open(ShardId(0), db.clone(), 1 << 20).expect("open shard");
-            let log = RocksLogStore::new(db, storage::raft_cf(0)).expect("log store");
-            Ok((dir, log, ShardStateMachine::new(Rc::new(RefCell::new(shard)))))
+            let log = RocksLogStore::new(db, storage::raft_cf(0), true).expect("log store");
+            Ok((
+                dir,
+                log,
+                ShardStateMachine::new(Rc::new(RefCell::new(shard))),
+            ))
         }
     }
 

@@ -105,7 +105,10 @@ mod tests {
         let b = expire_key(6, b"aaa");
         assert!(a < b);
         assert_eq!(parse_expire_key(&a), Some((5, &b"zzz"[..])));
-        assert_eq!(parse_expire_key(&expire_key(-7, b"k")), Some((0, &b"k"[..])));
+        assert_eq!(
+            parse_expire_key(&expire_key(-7, b"k")),
+            Some((0, &b"k"[..]))
+        );
         assert_eq!(parse_expire_key(b"e123"), None);
     }
 

@@ -57,7 +57,11 @@ pub enum Body {
     /// A string value, stored inline.
     String(Bytes),
     /// A collection whose elements live in versioned sub-keys.
-    Collection { kind: RedisType, version: u64, size: u64 },
+    Collection {
+        kind: RedisType,
+        version: u64,
+        size: u64,
+    },
 }
 
 /// Decoded metadata record of one key.
@@ -71,7 +75,10 @@ pub struct Meta {
 impl Meta {
     /// A string record without expiry.
     pub fn string(value: Bytes) -> Self {
-        Meta { expire_at: None, body: Body::String(value) }
+        Meta {
+            expire_at: None,
+            body: Body::String(value),
+        }
     }
 
     pub fn kind(&self) -> RedisType {
@@ -176,10 +183,16 @@ mod tests {
 
     #[test]
     fn string_round_trip() {
-        let m = Meta { expire_at: Some(1_700_000_000_123), body: Body::String(Bytes::from_static(b"v")) };
+        let m = Meta {
+            expire_at: Some(1_700_000_000_123),
+            body: Body::String(Bytes::from_static(b"v")),
+        };
         assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
         assert_eq!(Meta::peek_expire(&m.encode()), Some(1_700_000_000_123));
-        assert_eq!(Meta::peek_expire(&Meta::string(Bytes::new()).encode()), None);
+        assert_eq!(
+            Meta::peek_expire(&Meta::string(Bytes::new()).encode()),
+            None
+        );
     }
 
     #[test]

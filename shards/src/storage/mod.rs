@@ -10,12 +10,12 @@ mod shard_store;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use shard_store::ShardStore;
 use rocksdb::BlockBasedOptions;
 use rocksdb::Cache;
 use rocksdb::ColumnFamilyDescriptor;
 use rocksdb::DB;
 use rocksdb::Options;
+pub use shard_store::ShardStore;
 use thiserror::Error;
 
 /// Why the node's storage could not be opened.
@@ -28,7 +28,11 @@ pub enum StorageError {
     #[error(
         "data directory {dir} holds {found} shards but --shards is {wanted}; resharding an existing directory is not supported"
     )]
-    ShardCountMismatch { dir: String, found: usize, wanted: usize },
+    ShardCountMismatch {
+        dir: String,
+        found: usize,
+        wanted: usize,
+    },
 }
 
 /// Name of shard `i`'s data column family.
@@ -54,7 +58,10 @@ pub struct StorageOptions {
 
 impl Default for StorageOptions {
     fn default() -> Self {
-        StorageOptions { block_cache_bytes: 256 << 20, write_buffer_bytes: 16 << 20 }
+        StorageOptions {
+            block_cache_bytes: 256 << 20,
+            write_buffer_bytes: 16 << 20,
+        }
     }
 }
 

@@ -56,7 +56,12 @@ fn segment_of(key: &[u8]) -> usize {
 
 impl ReadCache {
     fn new(limit: usize) -> Self {
-        ReadCache { segments: (0..SEGMENTS).map(|_| HashMap::new()).collect(), bytes: 0, limit, evict_from: 0 }
+        ReadCache {
+            segments: (0..SEGMENTS).map(|_| HashMap::new()).collect(),
+            bytes: 0,
+            limit,
+            evict_from: 0,
+        }
     }
 
     fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
@@ -126,6 +131,9 @@ pub struct ShardStore {
     cf: String,
     batch: WriteBatch,
     overlay: HashMap<Vec<u8>, Option<Bytes>>,
+    /// Ranges deleted in this tick's batch: keys in them read as absent
+    /// unless the overlay has a later write.
+    deleted_ranges: Vec<(Vec<u8>, Vec<u8>)>,
     cache: RefCell<ReadCache>,
     write_opts: WriteOptions,
 }
@@ -134,7 +142,10 @@ impl ShardStore {
     /// Binds to column family `cf`, which [`super::open`] created, with a
     /// read cache of at most `cache_bytes`.
     pub fn new(db: Arc<DB>, cf: String, cache_bytes: usize) -> Self {
-        assert!(db.cf_handle(&cf).is_some(), "column family {cf} was not opened");
+        assert!(
+            db.cf_handle(&cf).is_some(),
+            "column family {cf} was not opened"
+        );
         let mut write_opts = WriteOptions::default();
         // fsync is decided by the durability policy and runs off the executor.
         write_opts.set_sync(false);
@@ -143,6 +154,7 @@ impl ShardStore {
             cf,
             batch: WriteBatch::default(),
             overlay: HashMap::new(),
+            deleted_ranges: Vec::new(),
             cache: RefCell::new(ReadCache::new(cache_bytes)),
             write_opts,
         }
@@ -154,7 +166,9 @@ impl ShardStore {
 
     fn cf(&self) -> &rocksdb::ColumnFamily {
         // Checked in `new`; column families are never dropped while running.
-        self.db.cf_handle(&self.cf).expect("data column family vanished")
+        self.db
+            .cf_handle(&self.cf)
+            .expect("data column family vanished")
     }
 
     /// Reads `key`, seeing this tick's uncommitted writes.
@@ -162,45 +176,56 @@ impl ShardStore {
         if let Some(v) = self.overlay.get(key) {
             return Ok(v.clone());
         }
+        if self
+            .deleted_ranges
+            .iter()
+            .any(|(from, to)| key >= from.as_slice() && key < to.as_slice())
+        {
+            return Ok(None);
+        }
         if let Some(v) = self.cache.borrow().get(key) {
             return Ok(v.clone());
         }
-        let v = self.db.get_pinned_cf(self.cf(), key)?.map(|p| Bytes::copy_from_slice(&p));
+        let v = self
+            .db
+            .get_pinned_cf(self.cf(), key)?
+            .map(|p| Bytes::copy_from_slice(&p));
         self.cache.borrow_mut().insert(key.to_vec(), v.clone());
         Ok(v)
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
-        let cf = self.db.cf_handle(&self.cf).expect("data column family vanished");
+        let cf = self
+            .db
+            .cf_handle(&self.cf)
+            .expect("data column family vanished");
         // `self.cf()` would borrow all of `self` while the batch is mutated.
         self.batch.put_cf(cf, &key, &value);
         self.overlay.insert(key, Some(Bytes::from(value)));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
-        let cf = self.db.cf_handle(&self.cf).expect("data column family vanished");
+        let cf = self
+            .db
+            .cf_handle(&self.cf)
+            .expect("data column family vanished");
         self.batch.delete_cf(cf, &key);
         self.overlay.insert(key, None);
     }
 
-    /// Deletes every key in `[from, to)`. Commits first so the overlay cannot
-    /// shadow the range delete.
+    /// Deletes every key in `[from, to)` as part of this tick's batch (so a
+    /// Raft apply stays one atomic WriteBatch). Reads see the deletion at once.
     pub fn delete_range(&mut self, from: &[u8], to: &[u8]) -> OpResult<()> {
-        self.commit()?;
-        let cf = self.db.cf_handle(&self.cf).expect("data column family vanished");
+        let cf = self
+            .db
+            .cf_handle(&self.cf)
+            .expect("data column family vanished");
         self.batch.delete_range_cf(cf, from, to);
+        self.overlay
+            .retain(|k, _| k.as_slice() < from || k.as_slice() >= to);
+        self.deleted_ranges.push((from.to_vec(), to.to_vec()));
         self.cache.borrow_mut().clear();
-        self.commit()
-    }
-
-    pub fn pending_bytes(&self) -> usize {
-        self.batch.size_in_bytes()
-    }
-
-    /// Drops the pending batch and its overlay without writing them.
-    pub fn discard_pending(&mut self) {
-        self.batch = WriteBatch::default();
-        self.overlay.clear();
+        Ok(())
     }
 
     pub fn has_pending(&self) -> bool {
@@ -215,6 +240,7 @@ impl ShardStore {
         }
         let batch = std::mem::take(&mut self.batch);
         let written = self.db.write_opt(batch, &self.write_opts);
+        self.deleted_ranges.clear();
         let mut cache = self.cache.borrow_mut();
         for (k, v) in self.overlay.drain() {
             match written {
@@ -228,14 +254,21 @@ impl ShardStore {
     }
 
     /// Iterates committed keys in `[from, to)` in order; `f` returns false to stop.
-    pub fn scan(&self, from: &[u8], to: &[u8], mut f: impl FnMut(&[u8], &[u8]) -> bool) -> OpResult<()> {
+    pub fn scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> OpResult<()> {
         debug_assert!(!self.has_pending(), "commit before scanning");
         let mut ro = rocksdb::ReadOptions::default();
         ro.set_iterate_upper_bound(to.to_vec());
         let mut it = self.db.raw_iterator_cf_opt(self.cf(), ro);
         it.seek(from);
         while it.valid() {
-            let (Some(k), Some(v)) = (it.key(), it.value()) else { break };
+            let (Some(k), Some(v)) = (it.key(), it.value()) else {
+                break;
+            };
             if !f(k, v) {
                 return Ok(());
             }
@@ -278,6 +311,11 @@ mod tests {
             assert_eq!(seen, vec![b"mb".to_vec()]);
             s.delete_range(b"m", b"n").unwrap();
             assert_eq!(s.get(b"mb").unwrap(), None);
+            s.put(b"mc".to_vec(), b"3".to_vec());
+            assert_eq!(s.get(b"mc").unwrap(), Some(Bytes::from("3")));
+            s.commit().unwrap();
+            assert_eq!(s.get(b"mb").unwrap(), None);
+            assert_eq!(s.get(b"mc").unwrap(), Some(Bytes::from("3")));
         }
     }
 
@@ -292,11 +330,22 @@ mod tests {
         }
         s.commit().unwrap();
         assert!(s.cache.borrow().bytes <= 64 * 1024);
-        let counted: usize =
-            s.cache.borrow().segments.iter().flat_map(|m| m.iter()).map(|(k, v)| entry_cost(k, v)).sum();
+        let counted: usize = s
+            .cache
+            .borrow()
+            .segments
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| entry_cost(k, v))
+            .sum();
         assert_eq!(counted, s.cache.borrow().bytes);
         for i in (0..5000u32).step_by(37) {
-            assert_eq!(s.get(format!("mkey{i}").as_bytes()).unwrap().map(|v| v.len()), Some(100));
+            assert_eq!(
+                s.get(format!("mkey{i}").as_bytes())
+                    .unwrap()
+                    .map(|v| v.len()),
+                Some(100)
+            );
         }
     }
 }

@@ -27,11 +27,22 @@ struct Hash {
 
 fn load(sh: &Shard, key: &[u8], now: i64) -> OpResult<Option<Hash>> {
     let entry = sh.entry(key, now)?;
-    let Some(m) = entry.live() else { return Ok(None) };
+    let Some(m) = entry.live() else {
+        return Ok(None);
+    };
     match m.body {
-        Body::Collection { kind: RedisType::Hash, version, size } => {
+        Body::Collection {
+            kind: RedisType::Hash,
+            version,
+            size,
+        } => {
             let expire_at = m.expire_at;
-            Ok(Some(Hash { entry, expire_at, version, size }))
+            Ok(Some(Hash {
+                entry,
+                expire_at,
+                version,
+                size,
+            }))
         }
         _ => Err(OpError::WrongType),
     }
@@ -43,7 +54,12 @@ fn load_or_new(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Hash> {
         return Ok(h);
     }
     let entry = sh.entry(key, now)?;
-    Ok(Hash { entry, expire_at: None, version: sh.new_version(now), size: 0 })
+    Ok(Hash {
+        entry,
+        expire_at: None,
+        version: sh.new_version(now),
+        size: 0,
+    })
 }
 
 /// Stores the hash's metadata after its fields changed; an emptied hash
@@ -55,12 +71,22 @@ fn store(sh: &mut Shard, key: &[u8], h: &Hash) {
     }
     let meta = Meta {
         expire_at: h.expire_at,
-        body: Body::Collection { kind: RedisType::Hash, version: h.version, size: h.size },
+        body: Body::Collection {
+            kind: RedisType::Hash,
+            version: h.version,
+            size: h.size,
+        },
     };
     sh.put(key, &h.entry, &meta);
 }
 
-pub fn op_hset(sh: &mut Shard, key: &[u8], pairs: Vec<(Bytes, Bytes)>, nx: bool, now: i64) -> OpResult<Output> {
+pub fn op_hset(
+    sh: &mut Shard,
+    key: &[u8],
+    pairs: Vec<(Bytes, Bytes)>,
+    nx: bool,
+    now: i64,
+) -> OpResult<Output> {
     let mut h = load_or_new(sh, key, now)?;
     let mut added = 0;
     for (f, v) in pairs {
@@ -81,7 +107,9 @@ pub fn op_hset(sh: &mut Shard, key: &[u8], pairs: Vec<(Bytes, Bytes)>, nx: bool,
 }
 
 pub fn op_hget(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
-    let Some(h) = load(sh, key, now)? else { return Ok(Output::Nil) };
+    let Some(h) = load(sh, key, now)? else {
+        return Ok(Output::Nil);
+    };
     Ok(Output::bulk_or_nil(sh.sub_get(key, h.version, field)?))
 }
 
@@ -98,7 +126,9 @@ pub fn op_hmget(sh: &Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResult<
 }
 
 pub fn op_hdel(sh: &mut Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResult<Output> {
-    let Some(mut h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
+    let Some(mut h) = load(sh, key, now)? else {
+        return Ok(Output::Int(0));
+    };
     let mut removed = 0;
     for f in fields {
         if sh.sub_get(key, h.version, f)?.is_some() {
@@ -114,16 +144,24 @@ pub fn op_hdel(sh: &mut Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResu
 }
 
 pub fn op_hlen(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    Ok(Output::Int(load(sh, key, now)?.map_or(0, |h| h.size as i64)))
+    Ok(Output::Int(
+        load(sh, key, now)?.map_or(0, |h| h.size as i64),
+    ))
 }
 
 pub fn op_hexists(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
-    let Some(h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
-    Ok(Output::Int(i64::from(sh.sub_get(key, h.version, field)?.is_some())))
+    let Some(h) = load(sh, key, now)? else {
+        return Ok(Output::Int(0));
+    };
+    Ok(Output::Int(i64::from(
+        sh.sub_get(key, h.version, field)?.is_some(),
+    )))
 }
 
 pub fn op_hgetall(sh: &mut Shard, key: &[u8], what: HashPart, now: i64) -> OpResult<Output> {
-    let Some(h) = load(sh, key, now)? else { return Ok(Output::Array(Vec::new())) };
+    let Some(h) = load(sh, key, now)? else {
+        return Ok(Output::Array(Vec::new()));
+    };
     let mut out = Vec::new();
     for (f, v) in sh.sub_fields(key, h.version)? {
         if what != HashPart::Values {
@@ -137,11 +175,22 @@ pub fn op_hgetall(sh: &mut Shard, key: &[u8], what: HashPart, now: i64) -> OpRes
 }
 
 pub fn op_hstrlen(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
-    let Some(h) = load(sh, key, now)? else { return Ok(Output::Int(0)) };
-    Ok(Output::Int(sh.sub_get(key, h.version, field)?.map_or(0, |v| v.len() as i64)))
+    let Some(h) = load(sh, key, now)? else {
+        return Ok(Output::Int(0));
+    };
+    Ok(Output::Int(
+        sh.sub_get(key, h.version, field)?
+            .map_or(0, |v| v.len() as i64),
+    ))
 }
 
-pub fn op_hincrby(sh: &mut Shard, key: &[u8], field: &[u8], delta: i64, now: i64) -> OpResult<Output> {
+pub fn op_hincrby(
+    sh: &mut Shard,
+    key: &[u8],
+    field: &[u8],
+    delta: i64,
+    now: i64,
+) -> OpResult<Output> {
     let mut h = load_or_new(sh, key, now)?;
     let old = sh.sub_get(key, h.version, field)?;
     let cur = match &old {
@@ -157,7 +206,13 @@ pub fn op_hincrby(sh: &mut Shard, key: &[u8], field: &[u8], delta: i64, now: i64
     Ok(Output::Int(new))
 }
 
-pub fn op_hincrbyfloat(sh: &mut Shard, key: &[u8], field: &[u8], delta: f64, now: i64) -> OpResult<Output> {
+pub fn op_hincrbyfloat(
+    sh: &mut Shard,
+    key: &[u8],
+    field: &[u8],
+    delta: f64,
+    now: i64,
+) -> OpResult<Output> {
     let mut h = load_or_new(sh, key, now)?;
     let old = sh.sub_get(key, h.version, field)?;
     let cur = match &old {
@@ -200,38 +255,105 @@ mod tests {
     #[test]
     fn set_get_delete_and_wrongtype() {
         let (_d, mut sh) = shard();
-        let op = Op::HSet { key: b("h"), pairs: vec![(b("a"), b("1")), (b("b"), b("2"))], nx: false };
+        let op = Op::HSet {
+            key: b("h"),
+            pairs: vec![(b("a"), b("1")), (b("b"), b("2"))],
+            nx: false,
+        };
         assert_eq!(sh.execute(op, 1000).unwrap(), Output::Int(2));
-        assert_eq!(sh.execute(Op::HGet { key: b("h"), field: b("a") }, 1000).unwrap(), Output::Bulk(b("1")));
+        assert_eq!(
+            sh.execute(
+                Op::HGet {
+                    key: b("h"),
+                    field: b("a")
+                },
+                1000
+            )
+            .unwrap(),
+            Output::Bulk(b("1"))
+        );
         assert_eq!(sh.execute(Op::HLen(b("h")), 1000).unwrap(), Output::Int(2));
-        assert_eq!(sh.execute(Op::Type(b("h")), 1000).unwrap(), Output::Status("hash".into()));
+        assert_eq!(
+            sh.execute(Op::Type(b("h")), 1000).unwrap(),
+            Output::Status("hash".into())
+        );
         assert_eq!(sh.execute(Op::Get(b("h")), 1000), Err(OpError::WrongType));
-        let op = Op::HDel { key: b("h"), fields: vec![b("a"), b("b"), b("zz")] };
+        let op = Op::HDel {
+            key: b("h"),
+            fields: vec![b("a"), b("b"), b("zz")],
+        };
         assert_eq!(sh.execute(op, 1000).unwrap(), Output::Int(2));
-        assert_eq!(sh.execute(Op::Exists(vec![b("h")]), 1000).unwrap(), Output::Int(0));
+        assert_eq!(
+            sh.execute(Op::Exists(vec![b("h")]), 1000).unwrap(),
+            Output::Int(0)
+        );
         assert_eq!(sh.stats().keys, 0);
     }
 
     #[test]
     fn delete_then_recreate_does_not_resurrect_fields() {
         let (_d, mut sh) = shard();
-        let op = Op::HSet { key: b("h"), pairs: vec![(b("old"), b("1"))], nx: false };
+        let op = Op::HSet {
+            key: b("h"),
+            pairs: vec![(b("old"), b("1"))],
+            nx: false,
+        };
         sh.execute(op, 1000).unwrap();
         sh.execute(Op::Del(vec![b("h")]), 1000).unwrap();
-        let op = Op::HSet { key: b("h"), pairs: vec![(b("new"), b("2"))], nx: false };
+        let op = Op::HSet {
+            key: b("h"),
+            pairs: vec![(b("new"), b("2"))],
+            nx: false,
+        };
         sh.execute(op, 1000).unwrap();
-        let all = sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap();
-        assert_eq!(all, Output::Array(vec![Output::Bulk(b("new")), Output::Bulk(b("2"))]));
+        let all = sh
+            .execute(
+                Op::HGetAll {
+                    key: b("h"),
+                    what: HashPart::Both,
+                },
+                1000,
+            )
+            .unwrap();
+        assert_eq!(
+            all,
+            Output::Array(vec![Output::Bulk(b("new")), Output::Bulk(b("2"))])
+        );
     }
 
     #[test]
     fn rename_moves_fields() {
         let (_d, mut sh) = shard();
-        let op = Op::HSet { key: b("{t}a"), pairs: vec![(b("f"), b("v"))], nx: false };
+        let op = Op::HSet {
+            key: b("{t}a"),
+            pairs: vec![(b("f"), b("v"))],
+            nx: false,
+        };
         sh.execute(op, 1000).unwrap();
-        sh.execute(Op::Rename { src: b("{t}a"), dst: b("{t}b"), nx: false }, 1000).unwrap();
-        assert_eq!(sh.execute(Op::HGet { key: b("{t}b"), field: b("f") }, 1000).unwrap(), Output::Bulk(b("v")));
-        assert_eq!(sh.execute(Op::HLen(b("{t}a")), 1000).unwrap(), Output::Int(0));
+        sh.execute(
+            Op::Rename {
+                src: b("{t}a"),
+                dst: b("{t}b"),
+                nx: false,
+            },
+            1000,
+        )
+        .unwrap();
+        assert_eq!(
+            sh.execute(
+                Op::HGet {
+                    key: b("{t}b"),
+                    field: b("f")
+                },
+                1000
+            )
+            .unwrap(),
+            Output::Bulk(b("v"))
+        );
+        assert_eq!(
+            sh.execute(Op::HLen(b("{t}a")), 1000).unwrap(),
+            Output::Int(0)
+        );
     }
 
     proptest! {

@@ -37,12 +37,25 @@ pub fn op_del(sh: &mut Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
 }
 
 pub fn op_type(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    Ok(Output::Status(sh.entry(key, now)?.live().map_or("none", |m| m.kind().name()).into()))
+    Ok(Output::Status(
+        sh.entry(key, now)?
+            .live()
+            .map_or("none", |m| m.kind().name())
+            .into(),
+    ))
 }
 
-pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: i64) -> OpResult<Output> {
+pub fn op_expire(
+    sh: &mut Shard,
+    key: &[u8],
+    at_ms: i64,
+    cond: ExpireCond,
+    now: i64,
+) -> OpResult<Output> {
     let e = sh.entry(key, now)?;
-    let Some(m) = e.live() else { return Ok(Output::Int(0)) };
+    let Some(m) = e.live() else {
+        return Ok(Output::Int(0));
+    };
     let ok = match (cond, m.expire_at) {
         (ExpireCond::Always, _) => true,
         (ExpireCond::Nx, cur) => cur.is_none(),
@@ -65,8 +78,12 @@ pub fn op_expire(sh: &mut Shard, key: &[u8], at_ms: i64, cond: ExpireCond, now: 
 pub fn op_pttl(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
     Ok(Output::Int(match sh.entry(key, now)?.live() {
         None => -2,
-        Some(Meta { expire_at: None, .. }) => -1,
-        Some(Meta { expire_at: Some(t), .. }) => (t - now).max(0),
+        Some(Meta {
+            expire_at: None, ..
+        }) => -1,
+        Some(Meta {
+            expire_at: Some(t), ..
+        }) => (t - now).max(0),
     }))
 }
 
@@ -91,7 +108,10 @@ pub fn op_persist(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
 /// The literal start of a glob: every match begins with it, so KEYS can seek
 /// there instead of walking the whole shard.
 fn literal_prefix(pattern: &[u8]) -> &[u8] {
-    let end = pattern.iter().position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\')).unwrap_or(pattern.len());
+    let end = pattern
+        .iter()
+        .position(|b| matches!(b, b'*' | b'?' | b'[' | b'\\'))
+        .unwrap_or(pattern.len());
     &pattern[..end]
 }
 
@@ -154,7 +174,10 @@ pub fn op_scan(
         Some(k) if visited >= count => sh.save_cursor(k),
         _ => 0,
     };
-    Ok(Output::Scan { cursor: next, keys: found })
+    Ok(Output::Scan {
+        cursor: next,
+        keys: found,
+    })
 }
 
 pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
@@ -167,7 +190,10 @@ pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
         let mut probe = vec![keys::META];
         probe.extend_from_slice(&sh.random_u64().to_be_bytes());
         let mut pick = None;
-        for (from, to) in [(probe.clone(), vec![keys::META + 1]), (vec![keys::META], probe)] {
+        for (from, to) in [
+            (probe.clone(), vec![keys::META + 1]),
+            (vec![keys::META], probe),
+        ] {
             sh.store().scan(&from, &to, |k, v| {
                 let expired = Meta::peek_expire(v).is_some_and(|t| t <= now);
                 if !expired {
@@ -213,9 +239,16 @@ fn codec_err(e: crate::codec::CodecError) -> OpError {
 /// The dumped form of a live key, Nil when absent.
 pub fn op_dump(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
     let e = sh.entry(key, now)?;
-    let Some(m) = e.live().cloned() else { return Ok(Output::Nil) };
-    let dumped = Dumped { record: m.encode(), fields: fields_of(sh, key, &m)? };
-    Ok(Output::Bulk(Bytes::from(crate::codec::encode(&dumped).map_err(codec_err)?)))
+    let Some(m) = e.live().cloned() else {
+        return Ok(Output::Nil);
+    };
+    let dumped = Dumped {
+        record: m.encode(),
+        fields: fields_of(sh, key, &m)?,
+    };
+    Ok(Output::Bulk(Bytes::from(
+        crate::codec::encode(&dumped).map_err(codec_err)?,
+    )))
 }
 
 /// Deletes `key` if its live record is still the one in `dumped` (Int 1),
@@ -234,7 +267,14 @@ pub fn op_delete_if_same(sh: &mut Shard, key: &[u8], dumped: &[u8], now: i64) ->
 
 /// Writes `meta` (with `fields` for a collection, under a fresh version)
 /// as `key`, replacing whatever `e` held.
-fn write_key(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, meta: &Meta, fields: Vec<(Vec<u8>, Vec<u8>)>, now: i64) {
+fn write_key(
+    sh: &mut Shard,
+    key: &[u8],
+    e: &crate::shard::Entry,
+    meta: &Meta,
+    fields: Vec<(Vec<u8>, Vec<u8>)>,
+    now: i64,
+) {
     let mut meta = meta.clone();
     if let Body::Collection { version, .. } = &mut meta.body {
         *version = sh.new_version(now);
@@ -247,9 +287,16 @@ fn write_key(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, meta: &Meta, f
 
 /// Writes a key produced by `op_dump`. With `nx` it refuses (Int 0) when
 /// the key exists; otherwise it overwrites and answers Int 1.
-pub fn op_restore(sh: &mut Shard, key: &[u8], dumped: &[u8], nx: bool, now: i64) -> OpResult<Output> {
+pub fn op_restore(
+    sh: &mut Shard,
+    key: &[u8],
+    dumped: &[u8],
+    nx: bool,
+    now: i64,
+) -> OpResult<Output> {
     let d: Dumped = crate::codec::decode(dumped).map_err(codec_err)?;
-    let meta = Meta::decode(&d.record).ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;
+    let meta = Meta::decode(&d.record)
+        .ok_or_else(|| OpError::Storage("corrupt record in restore".into()))?;
     let e = sh.entry(key, now)?;
     if nx && e.exists() {
         return Ok(Output::Int(0));
@@ -260,7 +307,9 @@ pub fn op_restore(sh: &mut Shard, key: &[u8], dumped: &[u8], nx: bool, now: i64)
 
 pub fn op_rename(sh: &mut Shard, src: &[u8], dst: &[u8], nx: bool, now: i64) -> OpResult<Output> {
     let se = sh.entry(src, now)?;
-    let Some(m) = se.live().cloned() else { return Err(OpError::NoSuchKey) };
+    let Some(m) = se.live().cloned() else {
+        return Err(OpError::NoSuchKey);
+    };
     if src == dst {
         return Ok(if nx { Output::Int(0) } else { Output::Ok });
     }
@@ -294,7 +343,13 @@ mod tests {
     }
 
     fn set(sh: &mut Shard, k: &str, v: &str, expiry: SetExpiry) {
-        let op = Op::Set { key: b(k), value: b(v), expiry, cond: SetCond::Always, get: false };
+        let op = Op::Set {
+            key: b(k),
+            value: b(v),
+            expiry,
+            cond: SetCond::Always,
+            get: false,
+        };
         assert_eq!(sh.execute(op, 1000).unwrap(), Output::Ok);
     }
 
@@ -305,10 +360,20 @@ mod tests {
         set(&mut sh, "b", "2", SetExpiry::Clear);
         assert_eq!(sh.stats().keys, 2);
         assert_eq!(sh.stats().expires, 1);
-        assert_eq!(sh.execute(Op::Get(b("a")), 1499).unwrap(), Output::Bulk(b("1")));
+        assert_eq!(
+            sh.execute(Op::Get(b("a")), 1499).unwrap(),
+            Output::Bulk(b("1"))
+        );
         assert_eq!(sh.execute(Op::Get(b("a")), 1500).unwrap(), Output::Nil);
-        assert_eq!(sh.execute(Op::Pttl(b("a")), 1200).unwrap(), Output::Int(300));
-        assert_eq!(sh.expire_cycle(2000, 100).unwrap(), (1, false));
+        assert_eq!(
+            sh.execute(Op::Pttl(b("a")), 1200).unwrap(),
+            Output::Int(300)
+        );
+        let due = sh.due_expiries(2000, 100).unwrap();
+        assert_eq!(
+            sh.execute(Op::ExpireDue(due), 2000).unwrap(),
+            Output::Int(1)
+        );
         assert_eq!(sh.stats().keys, 1);
         assert_eq!(sh.stats().expires, 0);
     }
@@ -318,8 +383,15 @@ mod tests {
         let (_d, mut sh) = shard();
         set(&mut sh, "a", "1", SetExpiry::At(1500));
         set(&mut sh, "a", "2", SetExpiry::Clear);
-        assert_eq!(sh.expire_cycle(2000, 100).unwrap(), (0, false));
-        assert_eq!(sh.execute(Op::Get(b("a")), 3000).unwrap(), Output::Bulk(b("2")));
+        let due = sh.due_expiries(2000, 100).unwrap();
+        assert_eq!(
+            sh.execute(Op::ExpireDue(due), 2000).unwrap(),
+            Output::Int(0)
+        );
+        assert_eq!(
+            sh.execute(Op::Get(b("a")), 3000).unwrap(),
+            Output::Bulk(b("2"))
+        );
     }
 
     #[test]
@@ -329,13 +401,22 @@ mod tests {
             set(&mut sh, &format!("user:{i}"), "x", SetExpiry::Clear);
         }
         set(&mut sh, "other", "x", SetExpiry::Clear);
-        let Output::Array(ks) = sh.execute(Op::Keys(b("user:*")), 1000).unwrap() else { panic!() };
+        let Output::Array(ks) = sh.execute(Op::Keys(b("user:*")), 1000).unwrap() else {
+            panic!()
+        };
         assert_eq!(ks.len(), 25);
         let mut cursor = 0;
         let mut seen = 0;
         loop {
-            let op = Op::Scan { cursor, pattern: Some(b("user:*")), count: 10, type_name: None };
-            let Output::Scan { cursor: next, keys } = sh.execute(op, 1000).unwrap() else { panic!() };
+            let op = Op::Scan {
+                cursor,
+                pattern: Some(b("user:*")),
+                count: 10,
+                type_name: None,
+            };
+            let Output::Scan { cursor: next, keys } = sh.execute(op, 1000).unwrap() else {
+                panic!()
+            };
             seen += keys.len();
             cursor = next;
             if cursor == 0 {
@@ -343,7 +424,10 @@ mod tests {
             }
         }
         assert_eq!(seen, 25);
-        assert!(matches!(sh.execute(Op::RandomKey, 1000).unwrap(), Output::Bulk(_)));
+        assert!(matches!(
+            sh.execute(Op::RandomKey, 1000).unwrap(),
+            Output::Bulk(_)
+        ));
         sh.execute(Op::FlushDb, 1000).unwrap();
         assert_eq!(sh.execute(Op::DbSize, 1000).unwrap(), Output::Int(0));
         assert_eq!(sh.execute(Op::RandomKey, 1000).unwrap(), Output::Nil);
@@ -354,11 +438,22 @@ mod tests {
         let (_d, mut sh) = shard();
         set(&mut sh, "a", "1", SetExpiry::At(5000));
         set(&mut sh, "b", "2", SetExpiry::Clear);
-        let op = Op::Rename { src: b("a"), dst: b("b"), nx: false };
+        let op = Op::Rename {
+            src: b("a"),
+            dst: b("b"),
+            nx: false,
+        };
         assert_eq!(sh.execute(op, 1000).unwrap(), Output::Ok);
-        assert_eq!(sh.execute(Op::PexpireTime(b("b")), 1000).unwrap(), Output::Int(5000));
+        assert_eq!(
+            sh.execute(Op::PexpireTime(b("b")), 1000).unwrap(),
+            Output::Int(5000)
+        );
         assert_eq!(sh.stats().keys, 1);
-        let op = Op::Rename { src: b("a"), dst: b("b"), nx: false };
+        let op = Op::Rename {
+            src: b("a"),
+            dst: b("b"),
+            nx: false,
+        };
         assert_eq!(sh.execute(op, 1000), Err(OpError::NoSuchKey));
     }
 

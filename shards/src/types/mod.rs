@@ -3,5 +3,5 @@
 
 pub mod hash;
 pub mod keyspace;
-pub mod string;
 pub mod number;
+pub mod string;

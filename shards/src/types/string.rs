@@ -32,7 +32,14 @@ fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entr
 /// SETRANGE, INCR* change the value but not the TTL).
 fn put_keep_ttl(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, value: Bytes) {
     let expire_at = e.live().and_then(|m| m.expire_at);
-    sh.put(key, e, &Meta { expire_at, body: Body::String(value) });
+    sh.put(
+        key,
+        e,
+        &Meta {
+            expire_at,
+            body: Body::String(value),
+        },
+    );
 }
 
 pub fn op_get(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
@@ -64,7 +71,14 @@ pub fn op_set(
             SetExpiry::At(t) => Some(t),
             SetExpiry::Keep => e.live().and_then(|m| m.expire_at),
         };
-        sh.put(key, &e, &Meta { expire_at, body: Body::String(value) });
+        sh.put(
+            key,
+            &e,
+            &Meta {
+                expire_at,
+                body: Body::String(value),
+            },
+        );
     }
     Ok(match (get, allowed) {
         (true, _) => Output::bulk_or_nil(old_value),
@@ -83,7 +97,9 @@ pub fn op_getdel(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Output> {
 
 pub fn op_getex(sh: &mut Shard, key: &[u8], expiry: GetExExpiry, now: i64) -> OpResult<Output> {
     let (e, v) = live_string(sh, key, now)?;
-    let (Some(value), Some(m)) = (&v, e.live()) else { return Ok(Output::Nil) };
+    let (Some(value), Some(m)) = (&v, e.live()) else {
+        return Ok(Output::Nil);
+    };
     match expiry {
         GetExExpiry::Unchanged => {}
         GetExExpiry::At(t) => sh.set_expiry(key, &e, Some(t), now),
@@ -108,7 +124,9 @@ pub fn op_append(sh: &mut Shard, key: &[u8], value: &[u8], now: i64) -> OpResult
 }
 
 pub fn op_strlen(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    Ok(Output::Int(live_string(sh, key, now)?.1.map_or(0, |v| v.len() as i64)))
+    Ok(Output::Int(
+        live_string(sh, key, now)?.1.map_or(0, |v| v.len() as i64),
+    ))
 }
 
 pub fn op_getrange(sh: &Shard, key: &[u8], start: i64, end: i64, now: i64) -> OpResult<Output> {
@@ -130,7 +148,13 @@ pub fn op_getrange(sh: &Shard, key: &[u8], start: i64, end: i64, now: i64) -> Op
     Ok(Output::Bulk(v.slice(s as usize..=e as usize)))
 }
 
-pub fn op_setrange(sh: &mut Shard, key: &[u8], offset: usize, value: &[u8], now: i64) -> OpResult<Output> {
+pub fn op_setrange(
+    sh: &mut Shard,
+    key: &[u8],
+    offset: usize,
+    value: &[u8],
+    now: i64,
+) -> OpResult<Output> {
     let (e, old) = live_string(sh, key, now)?;
     let old = old.unwrap_or_default();
     if value.is_empty() {

@@ -57,7 +57,9 @@ pub struct GlommioJoinHandle<T>(glommio::task::JoinHandle<T>);
 impl<T> Future for GlommioJoinHandle<T> {
     type Output = Result<T, GlommioJoinError>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|o| o.ok_or(GlommioJoinError))
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|o| o.ok_or(GlommioJoinError))
     }
 }
 
@@ -132,12 +134,24 @@ impl AsyncRuntime for GlommioRuntime {
         GlommioSleep(Timer::new(until(deadline)))
     }
 
-    fn timeout<R, F: Future<Output = R> + OptionalSend>(d: Duration, fut: F) -> Self::Timeout<R, F> {
-        GlommioTimeout { fut, timer: Timer::new(d) }
+    fn timeout<R, F: Future<Output = R> + OptionalSend>(
+        d: Duration,
+        fut: F,
+    ) -> Self::Timeout<R, F> {
+        GlommioTimeout {
+            fut,
+            timer: Timer::new(d),
+        }
     }
 
-    fn timeout_at<R, F: Future<Output = R> + OptionalSend>(deadline: Instant, fut: F) -> Self::Timeout<R, F> {
-        GlommioTimeout { fut, timer: Timer::new(until(deadline)) }
+    fn timeout_at<R, F: Future<Output = R> + OptionalSend>(
+        deadline: Instant,
+        fut: F,
+    ) -> Self::Timeout<R, F> {
+        GlommioTimeout {
+            fut,
+            timer: Timer::new(until(deadline)),
+        }
     }
 
     /// glommio propagates a task's panic instead of reporting it.
@@ -150,7 +164,9 @@ impl AsyncRuntime for GlommioRuntime {
     }
 
     fn new(_threads: usize) -> Self {
-        let ex = glommio::LocalExecutorBuilder::default().make().expect("glommio LocalExecutor");
+        let ex = glommio::LocalExecutorBuilder::default()
+            .make()
+            .expect("glommio LocalExecutor");
         GlommioRuntime { ex }
     }
 
@@ -196,7 +212,11 @@ mod tests {
                 GlommioRuntime::sleep(Duration::from_millis(5)).await;
                 let _ = done_tx.send(());
             }));
-            assert!(GlommioRuntime::timeout(Duration::from_secs(5), done_rx.recv_async()).await.is_ok());
+            assert!(
+                GlommioRuntime::timeout(Duration::from_secs(5), done_rx.recv_async())
+                    .await
+                    .is_ok()
+            );
         });
     }
 }
