@@ -20,6 +20,7 @@ pub struct CoreSnapshot {
     pub commands: u64,
     pub fsyncs: u64,
     pub failure: Option<String>,
+    pub raft: shardis_shards::core::RaftStatus,
 }
 
 impl CoreSnapshot {
@@ -35,6 +36,7 @@ impl CoreSnapshot {
             commands: cx.commands_processed.get(),
             fsyncs: cx.core.durability().syncs(),
             failure: cx.core.durability().failure(),
+            raft: cx.core.raft_status(),
         }
     }
 }
@@ -73,6 +75,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
     "shards",
+    "raft",
 ];
 
 /// Renders the requested sections (none, `default`, `all` or `everything`
@@ -173,6 +176,27 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                         c.clients,
                         c.fsyncs,
                         c.failure.is_some() as u8
+                    );
+                }
+                Ok(())
+            }
+            "raft" => {
+                let _ = write!(out, "# Raft\r\n");
+                for c in cores {
+                    let r = &c.raft;
+                    let _ = write!(
+                        out,
+                        "shard_{}:group={},role={},term={},leader={},last_log_index={},committed={},applied={},snapshot={},purged={}\r\n",
+                        c.shard,
+                        c.shard,
+                        r.role,
+                        r.term,
+                        r.leader.map_or("none".to_string(), |l| l.to_string()),
+                        r.last_log_index,
+                        r.committed,
+                        r.applied,
+                        r.snapshot,
+                        r.purged,
                     );
                 }
                 Ok(())

@@ -89,7 +89,10 @@ pub fn config(snapshot_every: u64) -> Result<Config, String> {
         election_timeout_min: 300,
         election_timeout_max: 600,
         snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(snapshot_every),
-        max_in_snapshot_log_to_keep: 1000,
+        // Keep at most one snapshot interval of log behind a snapshot, and
+        // purge in batches no larger than that interval.
+        max_in_snapshot_log_to_keep: snapshot_every.min(1000),
+        purge_batch_size: snapshot_every.clamp(1, 256),
         ..Default::default()
     }
     .validate()
