@@ -56,7 +56,9 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
     for w in 0..4 {
         let (acked, stop, port) = (acked.clone(), stop.clone(), s.port);
         writers.push(std::thread::spawn(move || {
-            let Ok(mut r) = Raw::try_connect(port) else { return 0u64 };
+            let Ok(mut r) = Raw::try_connect(port) else {
+                return 0u64;
+            };
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 // Pipelined: a plain SET and a same-slot MSET of three keys
@@ -87,7 +89,9 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
             i + 1
         }));
     }
-    wait_until("writes to be acknowledged", Duration::from_secs(30), || acked.lock().unwrap().len() > 3000);
+    wait_until("writes to be acknowledged", Duration::from_secs(30), || {
+        acked.lock().unwrap().len() > 3000
+    });
     s.kill9();
     stop.store(true, Ordering::Relaxed);
     let attempted: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap_or(0)).collect();
@@ -95,18 +99,29 @@ fn kill9_with_appendfsync_always_loses_no_acknowledged_write() {
     s.restart();
     let mut r = s.raw();
     for (k, v) in &acked {
-        assert_eq!(r.cmd(&["GET", k]), Resp::bulk(v), "acknowledged write of {k} lost");
+        assert_eq!(
+            r.cmd(&["GET", k]),
+            Resp::bulk(v),
+            "acknowledged write of {k} lost"
+        );
     }
     // Every MSET sent, acknowledged or not, is all-or-nothing.
     for (w, n) in attempted.iter().enumerate() {
         for i in 0..*n {
             let tag = format!("{{m{w}:{i}}}");
             let (a, b, c) = (format!("{tag}a"), format!("{tag}b"), format!("{tag}c"));
-            let Int(present) = r.cmd(&["EXISTS", &a, &b, &c]) else { panic!() };
-            assert!(present == 0 || present == 3, "MSET {tag} half applied: {present} of 3 keys");
+            let Int(present) = r.cmd(&["EXISTS", &a, &b, &c]) else {
+                panic!()
+            };
+            assert!(
+                present == 0 || present == 3,
+                "MSET {tag} half applied: {present} of 3 keys"
+            );
         }
     }
-    let Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else { panic!() };
+    let Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else {
+        panic!()
+    };
     assert!(String::from_utf8_lossy(&info).contains("appendfsync:always"));
 }
 

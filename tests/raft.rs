@@ -12,7 +12,9 @@ use common::wait_until;
 
 /// `field=value` pairs of each `shard_N:` line of `INFO raft`.
 fn raft_info(r: &mut common::Raw) -> Vec<BTreeMap<String, String>> {
-    let Bulk(Some(text)) = r.cmd(&["INFO", "raft"]) else { panic!("INFO raft") };
+    let Bulk(Some(text)) = r.cmd(&["INFO", "raft"]) else {
+        panic!("INFO raft")
+    };
     String::from_utf8(text)
         .unwrap()
         .lines()
@@ -35,12 +37,16 @@ fn num(m: &BTreeMap<String, String>, k: &str) -> u64 {
 
 /// Every key with its value (all keys are strings here), via KEYS + MGET.
 fn keyspace(r: &mut common::Raw) -> BTreeMap<Vec<u8>, Vec<u8>> {
-    let Array(Some(keys)) = r.cmd(&["KEYS", "*"]) else { panic!() };
+    let Array(Some(keys)) = r.cmd(&["KEYS", "*"]) else {
+        panic!()
+    };
     let mut out = BTreeMap::new();
     for k in keys {
         let Bulk(Some(k)) = k else { panic!() };
         let ks = String::from_utf8(k.clone()).unwrap();
-        let Bulk(Some(v)) = r.cmd(&["GET", &ks]) else { panic!() };
+        let Bulk(Some(v)) = r.cmd(&["GET", &ks]) else {
+            panic!()
+        };
         out.insert(k, v);
     }
     out
@@ -73,19 +79,39 @@ fn every_shard_leads_its_group_and_writes_advance_the_log() {
 
 #[test]
 fn snapshot_purge_and_restart_keep_the_keyspace() {
-    let mut s = Server::start(&["--shards", "2", "--snapshot-every", "50", "--appendfsync", "always"]);
+    let mut s = Server::start(&[
+        "--shards",
+        "2",
+        "--snapshot-every",
+        "50",
+        "--appendfsync",
+        "always",
+    ]);
     let mut r = s.raw();
     for i in 0..400 {
-        assert_eq!(r.cmd(&["SET", &format!("key:{i}"), &format!("value-{i}")]), Simple("OK".into()));
+        assert_eq!(
+            r.cmd(&["SET", &format!("key:{i}"), &format!("value-{i}")]),
+            Simple("OK".into())
+        );
         if i % 3 == 0 {
-            assert_eq!(r.cmd(&["INCR", &format!("n:{}", i % 7)]), Int((i / 21 + 1) as i64));
+            assert_eq!(
+                r.cmd(&["INCR", &format!("n:{}", i % 7)]),
+                Int((i / 21 + 1) as i64)
+            );
         }
     }
     assert_eq!(r.cmd(&["DEL", "key:7", "key:8"]), Int(2));
-    wait_until("a snapshot and a purged log on every shard", Duration::from_secs(20), || {
-        let groups = raft_info(&mut r);
-        groups.len() == 2 && groups.iter().all(|g| num(g, "snapshot") > 0 && num(g, "purged") > 0)
-    });
+    wait_until(
+        "a snapshot and a purged log on every shard",
+        Duration::from_secs(20),
+        || {
+            let groups = raft_info(&mut r);
+            groups.len() == 2
+                && groups
+                    .iter()
+                    .all(|g| num(g, "snapshot") > 0 && num(g, "purged") > 0)
+        },
+    );
     let before = keyspace(&mut r);
     assert_eq!(before.len(), 400 - 2 + 7);
     drop(r);

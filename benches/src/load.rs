@@ -32,6 +32,19 @@ pub struct RunResult {
     pub per_shard: Vec<u64>,
 }
 
+impl RunResult {
+    fn empty(shards: usize) -> RunResult {
+        RunResult {
+            service: histogram(),
+            corrected: histogram(),
+            ops: 0,
+            errors: 0,
+            elapsed: Duration::ZERO,
+            per_shard: vec![0; shards],
+        }
+    }
+}
+
 fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds")
 }
@@ -79,14 +92,7 @@ pub fn run(args: &Args) -> std::io::Result<RunResult> {
             std::thread::spawn(move || thread_main(&args, t as u64, conns, threads as u64))
         })
         .collect();
-    let mut total = RunResult {
-        service: histogram(),
-        corrected: histogram(),
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        per_shard: vec![0; args.slot_aware.unwrap_or(0)],
-    };
+    let mut total = RunResult::empty(args.slot_aware.unwrap_or(0));
     for h in handles {
         let r = h
             .join()
@@ -121,14 +127,7 @@ struct Conn {
 /// replies in the same order. Give each connection its own thread
 /// (`--threads` = `--clients`, the default) for exact per-connection timing.
 fn thread_main(args: &Args, thread: u64, conns: usize, threads: u64) -> std::io::Result<RunResult> {
-    let mut result = RunResult {
-        service: histogram(),
-        corrected: histogram(),
-        ops: 0,
-        errors: 0,
-        elapsed: Duration::ZERO,
-        per_shard: vec![0; args.slot_aware.unwrap_or(0)],
-    };
+    let mut result = RunResult::empty(args.slot_aware.unwrap_or(0));
     if conns == 0 {
         return Ok(result);
     }

@@ -77,6 +77,17 @@ impl ScanCursors {
     }
 }
 
+/// A one-shard database in a temp dir, for unit tests of the `op_*` functions.
+#[cfg(test)]
+pub(crate) fn test_shard() -> (tempfile::TempDir, Shard) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = crate::storage::open(dir.path(), 1, &Default::default()).expect("open rocksdb");
+    (
+        dir,
+        Shard::open(ShardId(0), db, 1 << 20).expect("open shard"),
+    )
+}
+
 /// Counters INFO reports for a shard.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ShardStats {

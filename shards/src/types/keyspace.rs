@@ -333,9 +333,7 @@ mod tests {
     use crate::slot::ShardId;
 
     fn shard() -> (tempfile::TempDir, Shard) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = crate::storage::open(dir.path(), 1, &Default::default()).unwrap();
-        (dir, Shard::open(ShardId(0), db, 1 << 20).unwrap())
+        crate::shard::test_shard()
     }
 
     fn b(s: &str) -> Bytes {
