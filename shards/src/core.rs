@@ -85,6 +85,16 @@ pub struct Core {
     raft: ShardRaft,
     /// Seconds of `everysec` ticks requested so far.
     ticks: Cell<u64>,
+    /// Writes of this tick from every connection, proposed as one entry.
+    proposal: RefCell<Proposal>,
+}
+
+/// Writes waiting to be proposed together; each waiter's ops are
+/// contiguous and in order, so one entry keeps every client's order.
+#[derive(Default)]
+struct Proposal {
+    ops: Vec<Op>,
+    waiters: Vec<(usize, Rc<ReplySlot>)>,
 }
 
 fn raft_err(e: impl std::fmt::Display) -> OpError {
@@ -119,6 +129,7 @@ impl Core {
             durability,
             raft,
             ticks: Cell::new(0),
+            proposal: RefCell::new(Proposal::default()),
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
@@ -183,8 +194,32 @@ impl Core {
         }
     }
 
-    /// Runs `ops` in order: reads on the shard, each run of writes as one
-    /// Raft entry (so a pipeline's reads see its earlier writes).
+    /// Queues `ops` for this tick's entry: once the fibers that are ready
+    /// now have run, all queued writes go to Raft as one entry (fewer
+    /// entries, fewer log writes, one apply) and the results are split back.
+    async fn propose(self: &Rc<Self>, ops: Vec<Op>) -> OpResults {
+        let slot = Rc::new(ReplySlot::default());
+        let first = {
+            let mut p = self.proposal.borrow_mut();
+            p.waiters.push((ops.len(), slot.clone()));
+            p.ops.extend(ops);
+            p.waiters.len() == 1
+        };
+        if first {
+            let core = self.clone();
+            glommio::spawn_local(async move {
+                futures_lite::future::yield_now().await;
+                let Proposal { ops, waiters } = std::mem::take(&mut *core.proposal.borrow_mut());
+                let results = core.write(ops).await;
+                crate::outbox::distribute(results, waiters);
+            })
+            .detach();
+        }
+        slot.wait().await
+    }
+
+    /// Runs `ops` in order: reads on the shard, each run of writes through
+    /// Raft (so a pipeline's reads see its earlier writes).
     async fn run(self: Rc<Self>, ops: Vec<Op>) -> OpResults {
         let mut results = Vec::with_capacity(ops.len());
         let mut ops = ops.into_iter().peekable();
@@ -198,7 +233,7 @@ impl Core {
             while let Some(next) = ops.next_if(Op::is_write) {
                 writes.push(next);
             }
-            results.extend(self.write(writes).await);
+            results.extend(self.propose(writes).await);
         }
         results
     }

@@ -132,7 +132,7 @@ impl Outbox {
 }
 
 /// Splits one batch's results back to the waiters, in order.
-fn distribute(results: OpResults, waiters: Vec<(usize, Rc<ReplySlot>)>) {
+pub(crate) fn distribute(results: OpResults, waiters: Vec<(usize, Rc<ReplySlot>)>) {
     let mut it = results.into_iter();
     for (n, slot) in waiters {
         let mine: OpResults = it.by_ref().take(n).collect();
