@@ -88,6 +88,12 @@ pub(crate) fn test_shard() -> (tempfile::TempDir, Shard) {
     )
 }
 
+/// `Bytes` of a string literal, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_bytes(s: &str) -> Bytes {
+    Bytes::copy_from_slice(s.as_bytes())
+}
+
 /// Counters INFO reports for a shard.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ShardStats {

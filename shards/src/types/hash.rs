@@ -241,13 +241,8 @@ mod tests {
     use super::*;
     use crate::op::Op;
 
-    fn shard() -> (tempfile::TempDir, Shard) {
-        crate::shard::test_shard()
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::shard::test_bytes as b;
+    use crate::shard::test_shard as shard;
 
     #[test]
     fn set_get_delete_and_wrongtype() {

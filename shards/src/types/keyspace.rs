@@ -332,13 +332,8 @@ mod tests {
     use crate::op::SetExpiry;
     use crate::slot::ShardId;
 
-    fn shard() -> (tempfile::TempDir, Shard) {
-        crate::shard::test_shard()
-    }
-
-    fn b(s: &str) -> Bytes {
-        Bytes::copy_from_slice(s.as_bytes())
-    }
+    use crate::shard::test_bytes as b;
+    use crate::shard::test_shard as shard;
 
     fn set(sh: &mut Shard, k: &str, v: &str, expiry: SetExpiry) {
         let op = Op::Set {
