@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use serde::Deserialize;
+use shardis_shards::core::ReadConsistency;
 use shardis_shards::durability::FsyncPolicy;
 use thiserror::Error;
 
@@ -37,6 +38,9 @@ pub struct Flags {
     /// Log filter: error, warn, info, debug, trace, or a tracing directive [default: info]
     #[arg(long = "log-level")]
     pub log_level: Option<String>,
+    /// Reads: linearizable (leader lease, else ReadIndex), lease (lease only), local (no check) [default: linearizable]
+    #[arg(long = "read-consistency")]
+    pub read_consistency: Option<ReadConsistency>,
     /// Snapshot each shard's state (and purge its Raft log) every N applied entries [default: 100000]
     #[arg(long = "snapshot-every")]
     pub snapshot_every: Option<u64>,
@@ -66,6 +70,7 @@ struct FileConfig {
     client_output_write_timeout: Option<u64>,
     cache_mb: Option<usize>,
     snapshot_every: Option<u64>,
+    read_consistency: Option<String>,
 }
 
 #[derive(Debug, Error)]
@@ -93,6 +98,7 @@ pub struct Config {
     pub client_output_write_timeout: u64,
     pub cache_mb: usize,
     pub snapshot_every: u64,
+    pub read_consistency: ReadConsistency,
 }
 
 impl Config {
@@ -109,6 +115,11 @@ impl Config {
             (Some(p), _) => p,
             (None, Some(s)) => s.parse().map_err(ConfigError::Invalid)?,
             (None, None) => FsyncPolicy::EverySec,
+        };
+        let read_consistency = match (flags.read_consistency, file.read_consistency) {
+            (Some(r), _) => r,
+            (None, Some(s)) => s.parse().map_err(ConfigError::Invalid)?,
+            (None, None) => ReadConsistency::Linearizable,
         };
         let online = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -142,6 +153,7 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info,openraft=warn".into()),
             cache_mb: flags.cache_mb.or(file.cache_mb).unwrap_or(1024),
+            read_consistency,
             snapshot_every: flags
                 .snapshot_every
                 .or(file.snapshot_every)

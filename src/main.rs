@@ -98,6 +98,7 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
             (db.clone(), router.clone(), shared.clone(), ready_tx.clone());
         let opts = CoreOptions {
             policy: config.appendfsync,
+            reads: config.read_consistency,
             cache_bytes: (config.cache_mb << 20) / config.shards,
             snapshot_every: config.snapshot_every,
         };

@@ -126,3 +126,22 @@ fn snapshot_purge_and_restart_keep_the_keyspace() {
     }
     assert_eq!(r.cmd(&["INCR", "n:0"]), Int(21));
 }
+
+#[test]
+fn every_read_consistency_serves_reads_and_bad_values_are_refused() {
+    for mode in ["linearizable", "lease", "local"] {
+        let s = Server::start(&["--read-consistency", mode]);
+        let mut r = s.raw();
+        assert_eq!(r.cmd(&["SET", "k", mode]), Simple("OK".into()));
+        assert_eq!(
+            r.cmd(&["GET", "k"]),
+            common::Resp::bulk(mode),
+            "mode {mode}"
+        );
+    }
+    let out = std::process::Command::new(common::BIN)
+        .args(["--read-consistency", "sometimes"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

@@ -50,14 +50,68 @@ pub fn now_ms() -> i64 {
 const EXPIRE_PERIOD: Duration = Duration::from_millis(100);
 const EXPIRE_BATCH: usize = 200;
 
+/// How reads are ordered against writes (`--read-consistency`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadConsistency {
+    /// Confirm leadership before reading: the leader lease when it is
+    /// valid, else a ReadIndex round (default).
+    Linearizable,
+    /// The leader lease only; errors (TRYAGAIN) when it has lapsed.
+    Lease,
+    /// Read the local state machine without any check.
+    Local,
+}
+
+impl std::str::FromStr for ReadConsistency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "linearizable" => Ok(ReadConsistency::Linearizable),
+            "lease" => Ok(ReadConsistency::Lease),
+            "local" => Ok(ReadConsistency::Local),
+            _ => Err(format!(
+                "read-consistency must be linearizable, lease or local, not '{s}'"
+            )),
+        }
+    }
+}
+
 /// How a shard runs.
 #[derive(Debug, Clone, Copy)]
 pub struct CoreOptions {
     pub policy: FsyncPolicy,
+    pub reads: ReadConsistency,
     /// Read cache budget of this shard, bytes.
     pub cache_bytes: usize,
     /// Build a snapshot (and purge the log) after this many applied entries.
     pub snapshot_every: u64,
+}
+
+/// One leadership check shared by the reads of a tick.
+#[derive(Default)]
+struct ReadCheck {
+    result: RefCell<Option<Result<(), OpError>>>,
+    wakers: RefCell<Vec<std::task::Waker>>,
+}
+
+impl ReadCheck {
+    fn complete(&self, r: Result<(), OpError>) {
+        *self.result.borrow_mut() = Some(r);
+        for w in self.wakers.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    async fn wait(&self) -> Result<(), OpError> {
+        std::future::poll_fn(|cx| match self.result.borrow().as_ref() {
+            Some(r) => std::task::Poll::Ready(r.clone()),
+            None => {
+                self.wakers.borrow_mut().push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
 /// A batch handed to a shard whose results are not collected yet.
@@ -83,6 +137,10 @@ pub struct Core {
     shard: Rc<RefCell<Shard>>,
     durability: Rc<Durability>,
     raft: ShardRaft,
+    reads: ReadConsistency,
+    /// The read check of this tick that has not started yet, shared by
+    /// every read that arrives before it starts.
+    read_check: RefCell<Option<Rc<ReadCheck>>>,
     /// Seconds of `everysec` ticks requested so far.
     ticks: Cell<u64>,
     /// Writes of this tick from every connection, proposed as one entry.
@@ -128,6 +186,8 @@ impl Core {
             shard,
             durability,
             raft,
+            reads: opts.reads,
+            read_check: RefCell::new(None),
             ticks: Cell::new(0),
             proposal: RefCell::new(Proposal::default()),
         });
@@ -218,9 +278,73 @@ impl Core {
         slot.wait().await
     }
 
+    /// Joins this tick's read check, starting one if none is pending: the
+    /// check begins after every read that joined it arrived, so one lease
+    /// or ReadIndex round serves all reads of the tick.
+    async fn linearize_shared(self: &Rc<Self>) -> Result<(), OpError> {
+        let pending = self.read_check.borrow().clone();
+        let check = match pending {
+            Some(c) => c,
+            None => {
+                let c = Rc::new(ReadCheck::default());
+                *self.read_check.borrow_mut() = Some(c.clone());
+                let (core, c2) = (self.clone(), c.clone());
+                glommio::spawn_local(async move {
+                    futures_lite::future::yield_now().await;
+                    // Reads arriving from now on wait for the next check.
+                    core.read_check.borrow_mut().take();
+                    c2.complete(core.linearize().await);
+                })
+                .detach();
+                c
+            }
+        };
+        check.wait().await
+    }
+
+    /// Confirms, per `--read-consistency`, that reads may be served here
+    /// and that everything committed before now is applied.
+    /// True when this node leads a group in which it is the only voter.
+    /// Such a leader cannot be deposed without its own vote and answers
+    /// writes only once applied, so its state machine is linearizable as
+    /// it stands: reads need no lease or ReadIndex round.
+    fn sole_leader(&self) -> bool {
+        use openraft_rt::WatchReceiver;
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        m.state == openraft::ServerState::Leader
+            && m.membership_config
+                .membership()
+                .voter_ids()
+                .eq([node::NODE_ID])
+    }
+
+    async fn linearize(&self) -> Result<(), OpError> {
+        use openraft::ReadPolicy;
+        let lease = self.raft.ensure_linearizable(ReadPolicy::LeaseRead).await;
+        match (lease, self.reads) {
+            (Ok(_), _) | (_, ReadConsistency::Local) => Ok(()),
+            (Err(_), ReadConsistency::Lease) => Err(OpError::NoLeader),
+            (Err(_), ReadConsistency::Linearizable) => self
+                .raft
+                .ensure_linearizable(ReadPolicy::ReadIndex)
+                .await
+                .map(|_| ())
+                .map_err(|_| OpError::NoLeader),
+        }
+    }
+
     /// Runs `ops` in order: reads on the shard, each run of writes through
     /// Raft (so a pipeline's reads see its earlier writes).
     async fn run(self: Rc<Self>, ops: Vec<Op>) -> OpResults {
+        if self.reads != ReadConsistency::Local
+            && ops.iter().any(|op| !op.is_write())
+            && !self.sole_leader()
+        {
+            if let Err(e) = self.linearize_shared().await {
+                return ops.iter().map(|_| Err(e.clone())).collect();
+            }
+        }
         let mut results = Vec::with_capacity(ops.len());
         let mut ops = ops.into_iter().peekable();
         while let Some(op) = ops.next() {
