@@ -119,3 +119,59 @@ fn rename_moves_hashes_across_shards_and_survives_restart() {
     assert_eq!(r.cmd(&["FLUSHALL"]), Simple("OK".into()));
     assert_eq!(r.cmd(&["HLEN", "c"]), Int(0));
 }
+
+#[test]
+fn hscan_and_hrandfield() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&["HSET", "h", "a1", "1", "a2", "2", "b1", "3"]),
+        Int(3)
+    );
+    assert_eq!(
+        r.cmd(&["HSCAN", "h", "0"]),
+        Array(Some(vec![b("0"), arr(&["a1", "1", "a2", "2", "b1", "3"])]))
+    );
+    assert_eq!(
+        r.cmd(&["HSCAN", "h", "0", "MATCH", "a*", "COUNT", "10"]),
+        Array(Some(vec![b("0"), arr(&["a1", "1", "a2", "2"])]))
+    );
+    assert_eq!(
+        r.cmd(&["HSCAN", "nokey", "0"]),
+        Array(Some(vec![b("0"), arr(&[])]))
+    );
+    assert_eq!(r.cmd(&["HSCAN", "h", "x"]), Resp::err("ERR invalid cursor"));
+    assert_eq!(
+        r.cmd(&["HSCAN", "h", "0", "COUNT", "0"]),
+        Resp::err("ERR syntax error")
+    );
+
+    let Bulk(Some(f)) = r.cmd(&["HRANDFIELD", "h"]) else {
+        panic!()
+    };
+    assert!(["a1", "a2", "b1"].contains(&String::from_utf8(f).unwrap().as_str()));
+    assert_eq!(r.cmd(&["HRANDFIELD", "nokey"]), Bulk(None));
+    let Array(Some(distinct)) = r.cmd(&["HRANDFIELD", "h", "10"]) else {
+        panic!()
+    };
+    assert_eq!(distinct.len(), 3);
+    let Array(Some(repeated)) = r.cmd(&["HRANDFIELD", "h", "-7"]) else {
+        panic!()
+    };
+    assert_eq!(repeated.len(), 7);
+    let Array(Some(with)) = r.cmd(&["HRANDFIELD", "h", "2", "WITHVALUES"]) else {
+        panic!()
+    };
+    assert_eq!(with.len(), 4);
+    assert_eq!(r.cmd(&["HRANDFIELD", "h", "0"]), arr(&[]));
+    assert_eq!(
+        r.cmd(&["HRANDFIELD", "h", "1", "BOGUS"]),
+        Resp::err("ERR syntax error")
+    );
+    assert_eq!(
+        r.cmd(&["HRANDFIELD", "h", "-99999999999"]),
+        Resp::err("ERR value is out of range")
+    );
+    assert_eq!(r.cmd(&["SET", "str", "v"]), Simple("OK".into()));
+    assert_eq!(r.cmd(&["HRANDFIELD", "str"]), Resp::err(WRONGTYPE));
+}

@@ -44,6 +44,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         hincrbyfloat
     ),
     spec!("hstrlen", 3, ["readonly", "fast"], 1, 1, 1, hstrlen),
+    spec!("hscan", -3, ["readonly"], 1, 1, 1, hscan),
+    spec!("hrandfield", -2, ["readonly"], 1, 1, 1, hrandfield),
 ];
 
 /// Field/value pairs of HSET and HMSET; an odd count is an arity error.
@@ -235,4 +237,140 @@ fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         },
         output_reply,
     ))
+}
+
+/// The (field, value) pairs of an HGETALL-style flat result.
+fn flat_pairs(r: OpResult<Output>) -> Result<Vec<(Reply, Reply)>, Reply> {
+    match r {
+        Ok(Output::Array(flat)) => {
+            let mut it = flat.into_iter().map(output_to_reply);
+            let mut pairs = Vec::new();
+            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                pairs.push((f, v));
+            }
+            Ok(pairs)
+        }
+        Ok(other) => Err(output_to_reply(other)),
+        Err(e) => Err(op_error_reply(&e)),
+    }
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]. Like Redis does for
+/// small hashes, one call returns every matching field and cursor 0 (COUNT
+/// is a hint); a hash is read in one go either way.
+fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let cursor: u64 = std::str::from_utf8(&a[2])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(CmdError::InvalidCursor)?;
+    let mut pattern: Option<Bytes> = None;
+    let mut i = 3;
+    while i < a.len() {
+        let Some(v) = a.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if super::args::is(&a[i], "match") {
+            pattern = Some(v.clone());
+        } else if super::args::is(&a[i], "count") {
+            if int(v)? < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    let op = Op::HGetAll {
+        key: a[1].clone(),
+        what: HashPart::Both,
+    };
+    Ok(Plan::Many {
+        parts: vec![(ctx.cx.core.router.shard_of_key(&a[1]), op)],
+        finish: Box::new(move |mut results| {
+            // A cursor other than 0 means a previous call already returned everything.
+            let pairs = match (cursor, results.pop()) {
+                (0, Some(r)) => match flat_pairs(r) {
+                    Ok(p) => p,
+                    Err(reply) => return reply,
+                },
+                _ => Vec::new(),
+            };
+            let mut items = Vec::new();
+            for (f, v) in pairs {
+                let keep = match (&pattern, &f) {
+                    (Some(p), Reply::Bulk(name)) => shardis_shards::glob::glob_match(p, name),
+                    _ => true,
+                };
+                if keep {
+                    items.push(f);
+                    items.push(v);
+                }
+            }
+            Reply::Array(vec![Reply::bulk("0"), Reply::Array(items)])
+        }),
+    })
+}
+
+/// Largest |count| HRANDFIELD accepts.
+const MAX_RANDFIELD: u64 = 10_000_000;
+
+/// HRANDFIELD key [count [WITHVALUES]], with Redis's count rules: a
+/// positive count gives distinct fields (at most the hash's size), a
+/// negative one exactly |count| fields that may repeat.
+fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let count = match a.get(2) {
+        Some(c) => Some(int(c)?),
+        None => None,
+    };
+    let with_values = match a.get(3) {
+        None => false,
+        Some(w) if a.len() == 4 && super::args::is(w, "withvalues") => true,
+        Some(_) => return Err(CmdError::Syntax),
+    };
+    if let Some(c) = count {
+        // Redis refuses |count| > LONG_MAX/2; we also bound the reply a
+        // client can make us build (a negative count repeats fields).
+        if c.unsigned_abs() > MAX_RANDFIELD {
+            return Err(CmdError::BadCount("value is out of range"));
+        }
+    }
+    let op = Op::HGetAll {
+        key: a[1].clone(),
+        what: HashPart::Both,
+    };
+    Ok(Plan::Many {
+        parts: vec![(ctx.cx.core.router.shard_of_key(&a[1]), op)],
+        finish: Box::new(move |mut results| {
+            use rand::seq::SliceRandom;
+            let pairs = match results.pop().map(flat_pairs) {
+                Some(Ok(p)) => p,
+                Some(Err(reply)) => return reply,
+                None => Vec::new(),
+            };
+            let mut rng = rand::thread_rng();
+            let Some(count) = count else {
+                return pairs
+                    .choose(&mut rng)
+                    .map_or(Reply::Nil, |(f, _)| f.clone());
+            };
+            if pairs.is_empty() || count == 0 {
+                return Reply::Array(Vec::new());
+            }
+            let chosen: Vec<&(Reply, Reply)> = if count > 0 {
+                pairs.choose_multiple(&mut rng, count as usize).collect()
+            } else {
+                (0..count.unsigned_abs())
+                    .filter_map(|_| pairs.choose(&mut rng))
+                    .collect()
+            };
+            let mut out = Vec::new();
+            for (f, v) in chosen {
+                out.push(f.clone());
+                if with_values {
+                    out.push(v.clone());
+                }
+            }
+            Reply::Array(out)
+        }),
+    })
 }
