@@ -19,6 +19,14 @@ pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
     number::parse_f64(arg).ok_or(CmdError::NotFloat)
 }
 
+/// A SCAN-family cursor: an unsigned 64-bit number, else "invalid cursor".
+pub fn cursor(arg: &[u8]) -> Result<u64, CmdError> {
+    std::str::from_utf8(arg)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(CmdError::InvalidCursor)
+}
+
 pub fn lossy(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).into_owned()
 }

@@ -147,17 +147,7 @@ fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 
 /// HGETALL answers a map in RESP3 (a flat array in RESP2).
 fn map_reply(r: OpResult<Output>) -> Reply {
-    match r {
-        Ok(Output::Array(flat)) => {
-            let mut it = flat.into_iter().map(output_to_reply);
-            let mut pairs = Vec::new();
-            while let (Some(f), Some(v)) = (it.next(), it.next()) {
-                pairs.push((f, v));
-            }
-            Reply::Map(pairs)
-        }
-        other => output_reply(other),
-    }
+    flat_pairs(r).map_or_else(|reply| reply, Reply::Map)
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -259,10 +249,7 @@ fn flat_pairs(r: OpResult<Output>) -> Result<Vec<(Reply, Reply)>, Reply> {
 /// small hashes, one call returns every matching field and cursor 0 (COUNT
 /// is a hint); a hash is read in one go either way.
 fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let cursor: u64 = std::str::from_utf8(&a[2])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::InvalidCursor)?;
+    let cursor = super::args::cursor(&a[2])?;
     let mut pattern: Option<Bytes> = None;
     let mut i = 3;
     while i < a.len() {

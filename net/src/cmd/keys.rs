@@ -200,10 +200,7 @@ fn keys(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 const SCAN_SHARD_BITS: u32 = 10;
 
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
-    let cursor: u64 = std::str::from_utf8(&a[1])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or(CmdError::InvalidCursor)?;
+    let cursor = super::args::cursor(&a[1])?;
     let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
     let mut i = 2;
     while i < a.len() {
