@@ -26,7 +26,10 @@ use crate::storage::keys;
 use crate::storage::meta::Meta;
 use crate::types::hash;
 use crate::types::keyspace;
+use crate::types::list;
+use crate::types::set;
 use crate::types::string;
+use crate::types::zset;
 
 /// The stored state of one key as read at the start of an operation.
 #[derive(Debug, Clone)]
@@ -109,8 +112,10 @@ pub struct Shard {
     stats: ShardStats,
     cursors: ScanCursors,
     rng: SmallRng,
-    /// Last collection version handed out.
+    /// Last collection version handed out outside a Raft entry.
     version: u64,
+    /// Inside a Raft entry: (log index << 20, versions handed out in it).
+    entry_versions: Option<(u64, u64)>,
 }
 
 impl Shard {
@@ -137,6 +142,7 @@ impl Shard {
             },
             rng: SmallRng::from_entropy(),
             version: 0,
+            entry_versions: None,
         })
     }
 
@@ -216,6 +222,9 @@ impl Shard {
                 keyspace::op_restore(self, &key, &record, nx, now_ms)
             }
             Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
+            Op::Lists(op) => list::execute(self, op, now_ms),
+            Op::Sets(op) => set::execute(self, op, now_ms),
+            Op::ZSets(op) => zset::execute(self, op, now_ms),
         }
     }
 
@@ -278,11 +287,23 @@ impl Shard {
         self.store.delete(keys::meta_key(key));
     }
 
-    /// A version for a new collection: above every version this shard
-    /// handed out, so fields of a deleted key's old version never show
-    /// through a re-created key. (Under Raft this becomes the entry's log
-    /// index, which is deterministic on every replica.)
+    /// Marks the start of applying the Raft entry at `log_index`: versions
+    /// handed out until the next entry derive from the index, so every
+    /// replica names a new collection's sub-keys the same way.
+    pub fn begin_entry(&mut self, log_index: u64) {
+        self.entry_versions = Some((log_index << 20, 0));
+    }
+
+    /// A version for a new collection. It only has to differ from every
+    /// earlier version of the same key, so that sub-keys of a deleted or
+    /// overwritten value never show through: inside a Raft entry it is the
+    /// entry's log index (shifted) plus a count; outside (unit tests, local
+    /// tools) a counter above the clock.
     pub fn new_version(&mut self, now_ms: i64) -> u64 {
+        if let Some((base, n)) = &mut self.entry_versions {
+            *n += 1;
+            return *base + *n;
+        }
         self.version = (self.version + 1).max((now_ms.max(0) as u64) << 16);
         self.version
     }
@@ -300,16 +321,41 @@ impl Shard {
     }
 
     /// Every (field, value) of a collection version, in field order.
-    pub fn sub_fields(&mut self, key: &[u8], version: u64) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
-        self.commit()?;
-        let prefix = keys::subkey_prefix(key, version);
+    pub fn sub_fields(&self, key: &[u8], version: u64) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
         let mut out = Vec::new();
-        self.store
-            .scan(&prefix, &keys::prefix_end(&prefix), |k, v| {
-                out.push((k[prefix.len()..].to_vec(), v.to_vec()));
-                true
-            })?;
+        self.sub_scan(key, version, b"", None, false, |f, v| {
+            out.push((f.to_vec(), v.to_vec()));
+            true
+        })?;
         Ok(out)
+    }
+
+    /// Walks the sub-keys of a collection version whose field is in
+    /// `[from, to)` (`to` None: to the end), in field order or backwards,
+    /// seeing this tick's writes. `f(field, value)` returns false to stop.
+    /// Ranges by rank, score or index are seeks here, not full loads.
+    pub fn sub_scan(
+        &self,
+        key: &[u8],
+        version: u64,
+        from: &[u8],
+        to: Option<&[u8]>,
+        reverse: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> OpResult<()> {
+        let prefix = keys::subkey_prefix(key, version);
+        let start = keys::subkey(key, version, from);
+        let end = match to {
+            Some(t) => keys::subkey(key, version, t),
+            None => keys::prefix_end(&prefix),
+        };
+        let n = prefix.len();
+        let g = |k: &[u8], v: &[u8]| f(&k[n..], v);
+        if reverse {
+            self.store.scan_rev(&start, &end, g)
+        } else {
+            self.store.scan(&start, &end, g)
+        }
     }
 
     /// Raft state stored beside the data (`r` namespace).
@@ -385,7 +431,6 @@ impl Shard {
     /// the expiry index that are due at `now_ms`. Read-only; the leader
     /// proposes them as [`Op::ExpireDue`].
     pub fn due_expiries(&mut self, now_ms: i64, max: usize) -> OpResult<Vec<(i64, Bytes)>> {
-        self.commit()?;
         let mut due = Vec::new();
         let upper = keys::expire_key(now_ms.saturating_add(1), b"");
         self.store.scan(&[keys::EXPIRE], &upper, |k, _| {

@@ -26,8 +26,11 @@ macro_rules! spec {
 pub mod args;
 pub mod hash;
 pub mod keys;
+pub mod list;
 pub mod server;
+pub mod set;
 pub mod string;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -109,6 +112,9 @@ static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::
         string::COMMANDS,
         keys::COMMANDS,
         hash::COMMANDS,
+        list::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
         server::COMMANDS,
     ] {
         for spec in family {

@@ -143,6 +143,7 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
         let mut replies = Vec::with_capacity(items.len());
         for (entry, responder) in items {
             let log_id = entry.log_id();
+            shard.begin_entry(log_id.index);
             let response = match entry.payload {
                 EntryPayload::Blank => WriteResponse(Vec::new()),
                 EntryPayload::Normal(req) => WriteResponse(

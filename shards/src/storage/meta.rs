@@ -8,6 +8,8 @@
 //! string:     the value, inline, to the end of the record
 //! collection: version u64 BE, size u64 BE (sub-keys carry the version, so
 //!             DEL/overwrite of a big key only rewrites this record)
+//! list:       as a collection, then head u64 BE: the index of the first
+//!             element (elements are sub-keys named by their u64 BE index)
 //! ```
 
 use bytes::Bytes;
@@ -61,6 +63,8 @@ pub enum Body {
         kind: RedisType,
         version: u64,
         size: u64,
+        /// Lists only: index of the first element (0 for other kinds).
+        head: u64,
     },
 }
 
@@ -104,7 +108,7 @@ impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         let payload = match &self.body {
             Body::String(v) => v.len(),
-            Body::Collection { .. } => 16,
+            Body::Collection { .. } => 24,
         };
         let mut out = Vec::with_capacity(2 + 8 + payload);
         out.push(self.kind() as u8);
@@ -117,9 +121,17 @@ impl Meta {
         }
         match &self.body {
             Body::String(v) => out.extend_from_slice(v),
-            Body::Collection { version, size, .. } => {
+            Body::Collection {
+                kind,
+                version,
+                size,
+                head,
+            } => {
                 out.extend_from_slice(&version.to_be_bytes());
                 out.extend_from_slice(&size.to_be_bytes());
+                if *kind == RedisType::List {
+                    out.extend_from_slice(&head.to_be_bytes());
+                }
             }
         }
         out
@@ -147,13 +159,18 @@ impl Meta {
         let body = match kind {
             RedisType::String => Body::String(raw.slice(at..)),
             _ => {
-                if rest.len() != 16 {
+                let want = if kind == RedisType::List { 24 } else { 16 };
+                if rest.len() != want {
                     return None;
                 }
                 Body::Collection {
                     kind,
                     version: u64::from_be_bytes(rest[..8].try_into().ok()?),
-                    size: u64::from_be_bytes(rest[8..].try_into().ok()?),
+                    size: u64::from_be_bytes(rest[8..16].try_into().ok()?),
+                    head: match kind {
+                        RedisType::List => u64::from_be_bytes(rest[16..24].try_into().ok()?),
+                        _ => 0,
+                    },
                 }
             }
         };
@@ -207,11 +224,13 @@ mod tests {
         #[test]
         fn any_record_round_trips(value in proptest::collection::vec(any::<u8>(), 0..64),
                                   exp in proptest::option::of(any::<i64>()),
-                                  version: u64, size: u64, kind in 2u8..=5) {
+                                  version: u64, size: u64, head: u64, kind in 2u8..=5) {
             let s = Meta { expire_at: exp, body: Body::String(Bytes::from(value)) };
             prop_assert_eq!(Meta::decode(&s.encode()), Some(s));
-            let c = Meta { expire_at: exp, body: Body::Collection {
-                kind: RedisType::from_u8(kind).unwrap(), version, size } };
+            let kind = RedisType::from_u8(kind).unwrap();
+            // Only lists store a head.
+            let head = if kind == RedisType::List { head } else { 0 };
+            let c = Meta { expire_at: exp, body: Body::Collection { kind, version, size, head } };
             prop_assert_eq!(Meta::decode(&c.encode()), Some(c));
         }
 

@@ -11,73 +11,23 @@ use crate::error::OpError;
 use crate::error::OpResult;
 use crate::op::HashPart;
 use crate::op::Output;
-use crate::shard::Entry;
+use super::collection;
+use super::collection::Coll;
 use crate::shard::Shard;
-use crate::storage::meta::Body;
-use crate::storage::meta::Meta;
 use crate::storage::meta::RedisType;
 
-/// The live hash under `key`: (entry, expiry, version, size), or None.
-struct Hash {
-    entry: Entry,
-    expire_at: Option<i64>,
-    version: u64,
-    size: u64,
-}
+type Hash = Coll;
 
 fn load(sh: &Shard, key: &[u8], now: i64) -> OpResult<Option<Hash>> {
-    let entry = sh.entry(key, now)?;
-    let Some(m) = entry.live() else {
-        return Ok(None);
-    };
-    match m.body {
-        Body::Collection {
-            kind: RedisType::Hash,
-            version,
-            size,
-        } => {
-            let expire_at = m.expire_at;
-            Ok(Some(Hash {
-                entry,
-                expire_at,
-                version,
-                size,
-            }))
-        }
-        _ => Err(OpError::WrongType),
-    }
+    collection::load(sh, key, now, RedisType::Hash)
 }
 
-/// The hash under `key`, created empty (not yet stored) when absent.
 fn load_or_new(sh: &mut Shard, key: &[u8], now: i64) -> OpResult<Hash> {
-    if let Some(h) = load(sh, key, now)? {
-        return Ok(h);
-    }
-    let entry = sh.entry(key, now)?;
-    Ok(Hash {
-        entry,
-        expire_at: None,
-        version: sh.new_version(now),
-        size: 0,
-    })
+    collection::load_or_new(sh, key, now, RedisType::Hash)
 }
 
-/// Stores the hash's metadata after its fields changed; an emptied hash
-/// is deleted, as Redis does.
 fn store(sh: &mut Shard, key: &[u8], h: &Hash) {
-    if h.size == 0 {
-        sh.remove(key, &h.entry);
-        return;
-    }
-    let meta = Meta {
-        expire_at: h.expire_at,
-        body: Body::Collection {
-            kind: RedisType::Hash,
-            version: h.version,
-            size: h.size,
-        },
-    };
-    sh.put(key, &h.entry, &meta);
+    collection::store(sh, key, RedisType::Hash, h)
 }
 
 pub fn op_hset(

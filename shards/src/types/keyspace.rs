@@ -116,7 +116,6 @@ fn literal_prefix(pattern: &[u8]) -> &[u8] {
 }
 
 pub fn op_keys(sh: &mut Shard, pattern: &[u8], now: i64) -> OpResult<Output> {
-    sh.commit()?;
     let from = keys::meta_key(literal_prefix(pattern));
     let to = keys::prefix_end(&from);
     let mut out = Vec::new();
@@ -143,7 +142,6 @@ pub fn op_scan(
     type_name: Option<&[u8]>,
     now: i64,
 ) -> OpResult<Output> {
-    sh.commit()?;
     let start = match (cursor, sh.cursor_position(cursor)) {
         (0, _) | (_, None) => vec![keys::META],
         (_, Some(last)) => {
@@ -181,7 +179,6 @@ pub fn op_scan(
 }
 
 pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
-    sh.commit()?;
     if sh.stats().keys == 0 {
         return Ok(Output::Nil);
     }
@@ -225,7 +222,7 @@ struct Dumped {
     fields: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
-fn fields_of(sh: &mut Shard, key: &[u8], m: &Meta) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
+fn fields_of(sh: &Shard, key: &[u8], m: &Meta) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
     match m.body {
         Body::String(_) => Ok(Vec::new()),
         Body::Collection { version, .. } => sh.sub_fields(key, version),

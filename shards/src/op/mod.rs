@@ -5,9 +5,17 @@
 //! op is sent, so the same op gives the same result wherever it is applied.
 //! That is what lets the Raft layer replicate ops instead of RESP.
 
+pub mod list;
+pub mod set;
+pub mod zset;
+
 use bytes::Bytes;
 use serde::Deserialize;
 use serde::Serialize;
+
+pub use list::ListOp;
+pub use set::SetOp;
+pub use zset::ZSetOp;
 
 /// Expiry to apply when writing a string.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -198,11 +206,23 @@ pub enum Op {
         dst: Bytes,
         nx: bool,
     },
+    /// List commands (`op/list.rs`).
+    Lists(ListOp),
+    /// Set commands (`op/set.rs`).
+    Sets(SetOp),
+    /// Sorted-set commands (`op/zset.rs`).
+    ZSets(ZSetOp),
 }
 
 impl Op {
     /// True when the op may change data (it then waits on the durability policy).
     pub fn is_write(&self) -> bool {
+        match self {
+            Op::Lists(op) => return op.is_write(),
+            Op::Sets(op) => return op.is_write(),
+            Op::ZSets(op) => return op.is_write(),
+            _ => {}
+        }
         !matches!(
             self,
             Op::Get(_)
