@@ -7,6 +7,8 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use shardis_shards::slot::ShardId;
+use shardis_shards::watch::Watched;
 
 use crate::resp::Protocol;
 
@@ -50,6 +52,21 @@ impl ClientInfo {
     }
 }
 
+/// Commands queued between MULTI and EXEC.
+#[derive(Default)]
+pub struct MultiState {
+    /// Each queued request's arguments, name included.
+    pub queued: Vec<Vec<Bytes>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub dirty: bool,
+    /// The shard every queued key so far belongs to.
+    pub shard: Option<ShardId>,
+}
+
+/// Keys this connection WATCHes: where each lives and its epoch there.
+/// Shared with the WATCH command's future, which fills it in.
+pub type WatchList = Rc<RefCell<Vec<(ShardId, Watched)>>>;
+
 /// Per-connection state that commands may change.
 pub struct ConnState {
     pub info: Rc<ClientInfo>,
@@ -58,6 +75,9 @@ pub struct ConnState {
     pub closing: bool,
     /// Name of the command being run (CLIENT LIST's `cmd=`).
     pub last_command: &'static str,
+    /// Inside MULTI: what is queued so far.
+    pub multi: Option<MultiState>,
+    pub watched: WatchList,
 }
 
 impl ConnState {
@@ -67,6 +87,8 @@ impl ConnState {
             proto: Protocol::Resp2,
             closing: false,
             last_command: "NULL",
+            multi: None,
+            watched: Default::default(),
         }
     }
 

@@ -177,6 +177,7 @@ pub async fn run(cx: Rc<CoreCtx>, mut stream: TcpStream) {
         tracing::debug!(client = id, error = %e, "connection closed");
     }
     let _ = stream.close().await;
+    crate::cmd::multi::unwatch_all(&cx.core, &conn.watched).await;
     cx.clients.borrow_mut().remove(&id);
 }
 

@@ -81,6 +81,14 @@ impl Shared {
             ("cluster-enabled", "no"),
             ("protected-mode", "no"),
             ("io-threads", "1"),
+            ("lazyfree-lazy-server-del", "no"),
+            ("lazyfree-lazy-expire", "no"),
+            ("lazyfree-lazy-eviction", "no"),
+            ("latency-tracking-info-percentiles", "50 99 99.9"),
+            ("busy-reply-threshold", "5000"),
+            ("lua-time-limit", "5000"),
+            ("stream-node-max-entries", "100"),
+            ("stream-node-max-bytes", "4096"),
         ] {
             config.insert(k.to_string(), v.to_string());
         }

@@ -37,6 +37,7 @@ use crate::shard::Shard;
 use crate::shard::ShardStats;
 use crate::slot::ShardId;
 use crate::storage::raft_cf;
+use crate::watch::Watched;
 
 /// Current unix time in milliseconds.
 pub fn now_ms() -> i64 {
@@ -145,6 +146,13 @@ pub struct Core {
     ticks: Cell<u64>,
     /// Writes of this tick from every connection, proposed as one entry.
     proposal: RefCell<Proposal>,
+    /// A batch task is spawned and has not taken `proposal` yet.
+    batch_spawned: Cell<bool>,
+    /// Entries proposed and not yet applied (answered).
+    in_flight: Cell<usize>,
+    /// Transactions with WATCHed keys waiting for their check: while
+    /// non-zero, new proposals are held back (see [`Core::exec`]).
+    exec_gate: Cell<usize>,
 }
 
 /// Writes waiting to be proposed together; each waiter's ops are
@@ -190,6 +198,9 @@ impl Core {
             read_check: RefCell::new(None),
             ticks: Cell::new(0),
             proposal: RefCell::new(Proposal::default()),
+            batch_spawned: Cell::new(false),
+            in_flight: Cell::new(0),
+            exec_gate: Cell::new(0),
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
@@ -226,6 +237,13 @@ impl Core {
 
     /// Proposes `ops` as one entry and waits until it is applied.
     async fn write(&self, ops: Vec<Op>) -> OpResults {
+        self.in_flight.set(self.in_flight.get() + 1);
+        let r = self.write_inner(ops).await;
+        self.in_flight.set(self.in_flight.get() - 1);
+        r
+    }
+
+    async fn write_inner(&self, ops: Vec<Op>) -> OpResults {
         let n = ops.len();
         if let Some(e) = self.durability.failure() {
             return vec![Err(OpError::Storage(e)); n];
@@ -265,17 +283,63 @@ impl Core {
             p.ops.extend(ops);
             p.waiters.len() == 1
         };
-        if first {
-            let core = self.clone();
-            glommio::spawn_local(async move {
-                futures_lite::future::yield_now().await;
-                let Proposal { ops, waiters } = std::mem::take(&mut *core.proposal.borrow_mut());
-                let results = core.write(ops).await;
-                crate::outbox::distribute(results, waiters);
-            })
-            .detach();
+        if first && self.exec_gate.get() == 0 {
+            self.spawn_batch();
         }
         slot.wait().await
+    }
+
+    /// Starts the task that proposes everything queued in `proposal` once
+    /// the fibers that are ready now have run.
+    fn spawn_batch(self: &Rc<Self>) {
+        self.batch_spawned.set(true);
+        let core = self.clone();
+        glommio::spawn_local(async move {
+            futures_lite::future::yield_now().await;
+            core.batch_spawned.set(false);
+            let Proposal { ops, waiters } = std::mem::take(&mut *core.proposal.borrow_mut());
+            if waiters.is_empty() {
+                return;
+            }
+            let results = core.write(ops).await;
+            crate::outbox::distribute(results, waiters);
+        })
+        .detach();
+    }
+
+    /// EXEC of a transaction whose WATCHed keys (on this shard) are
+    /// `watched`. The check must see every write ordered before the
+    /// transaction, and nothing may be ordered between the check and the
+    /// transaction, yet the log must stay free of WATCH state (replicas
+    /// have none). So: hold new proposals back, wait until every entry in
+    /// flight is applied, check, and propose the transaction as the next
+    /// entry; then let the held proposals go. Answers Nil when a watched
+    /// key was modified (EXEC's null reply).
+    async fn exec(self: &Rc<Self>, watched: Vec<Watched>, ops: Vec<Op>) -> OpResult<Output> {
+        self.exec_gate.set(self.exec_gate.get() + 1);
+        let result = async {
+            while self.in_flight.get() > 0 || self.batch_spawned.get() {
+                glommio::timer::sleep(Duration::from_micros(20)).await;
+            }
+            if self.shard.borrow().watch_touched(&watched, now_ms())? {
+                return Ok(Output::Nil);
+            }
+            let op = Op::Multi(ops);
+            if !op.is_write() {
+                return self.shard.borrow_mut().execute(op, now_ms());
+            }
+            self.write(vec![op])
+                .await
+                .pop()
+                .unwrap_or(Err(OpError::Storage("no result".into())))
+        }
+        .await;
+        let gate = self.exec_gate.get() - 1;
+        self.exec_gate.set(gate);
+        if gate == 0 && !self.batch_spawned.get() && !self.proposal.borrow().waiters.is_empty() {
+            self.spawn_batch();
+        }
+        result
     }
 
     /// Joins this tick's read check, starting one if none is pending: the
@@ -348,6 +412,10 @@ impl Core {
         let mut results = Vec::with_capacity(ops.len());
         let mut ops = ops.into_iter().peekable();
         while let Some(op) = ops.next() {
+            if let Op::Exec { watched, ops } = op {
+                results.push(self.exec(watched, ops).await);
+                continue;
+            }
             if !op.is_write() {
                 let r = self.shard.borrow_mut().execute(op, now_ms());
                 results.push(r);

@@ -16,5 +16,6 @@ pub mod shard;
 pub mod slot;
 pub mod storage;
 pub mod types;
+pub mod watch;
 
 pub use bytes::Bytes;

@@ -116,6 +116,8 @@ pub struct Shard {
     version: u64,
     /// Inside a Raft entry: (log index << 20, versions handed out in it).
     entry_versions: Option<(u64, u64)>,
+    /// Keys connections WATCH, with their modification epochs.
+    watch: crate::watch::Registry,
 }
 
 impl Shard {
@@ -143,6 +145,7 @@ impl Shard {
             rng: SmallRng::from_entropy(),
             version: 0,
             entry_versions: None,
+            watch: Default::default(),
         })
     }
 
@@ -198,7 +201,7 @@ impl Shard {
             ),
             Op::RandomKey => keyspace::op_randomkey(self, now_ms),
             Op::DbSize => Ok(Output::Int(self.stats.keys as i64)),
-            Op::FlushDb => keyspace::op_flushdb(self),
+            Op::FlushDb => keyspace::op_flushdb(self, now_ms),
             Op::Dump(k) => keyspace::op_dump(self, &k, now_ms),
             Op::ExpireDue(due) => self.expire_due(due, now_ms),
             Op::HSet { key, pairs, nx } => hash::op_hset(self, &key, pairs, nx, now_ms),
@@ -225,6 +228,22 @@ impl Shard {
             Op::Lists(op) => list::execute(self, op, now_ms),
             Op::Sets(op) => set::execute(self, op, now_ms),
             Op::ZSets(op) => zset::execute(self, op, now_ms),
+            Op::Watch(ks) => Ok(self.watch_keys(&ks, now_ms)?),
+            Op::Unwatch(ks) => {
+                for k in &ks {
+                    self.watch.unwatch(k);
+                }
+                Ok(Output::Ok)
+            }
+            Op::WatchTouched(ws) => Ok(Output::Int(i64::from(self.watch_touched(&ws, now_ms)?))),
+            Op::Multi(ops) => Ok(Output::Multi(
+                ops.into_iter().map(|op| self.execute(op, now_ms)).collect(),
+            )),
+            Op::Encoding(k) => keyspace::op_encoding(self, &k, now_ms),
+            Op::Copy { src, dst, replace } => keyspace::op_copy(self, &src, &dst, replace, now_ms),
+            Op::Exec { .. } => Err(crate::error::OpError::Storage(
+                "EXEC reached the shard without its core".into(),
+            )),
         }
     }
 
@@ -258,6 +277,9 @@ impl Shard {
             }
         }
         self.store.put(keys::meta_key(key), new.encode());
+        if !self.watch.is_empty() {
+            self.watch.touch(key, true);
+        }
     }
 
     /// Gives the live key `key` a new expiry (None: persist), keeping its
@@ -285,6 +307,9 @@ impl Shard {
             self.store.delete(keys::expire_key(t, key));
         }
         self.store.delete(keys::meta_key(key));
+        if !self.watch.is_empty() {
+            self.watch.touch(key, false);
+        }
     }
 
     /// Marks the start of applying the Raft entry at `log_index`: versions
@@ -314,10 +339,58 @@ impl Shard {
 
     pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
         self.store.put(keys::subkey(key, version, field), value);
+        if !self.watch.is_empty() {
+            self.watch.touch(key, true);
+        }
     }
 
     pub fn sub_delete(&mut self, key: &[u8], version: u64, field: &[u8]) {
         self.store.delete(keys::subkey(key, version, field));
+        if !self.watch.is_empty() {
+            self.watch.touch(key, true);
+        }
+    }
+
+    /// WATCH: registers `ks` and answers `[epoch, expired]` per key.
+    fn watch_keys(&mut self, ks: &[Bytes], now_ms: i64) -> OpResult<Output> {
+        let mut out = Vec::with_capacity(ks.len());
+        for k in ks {
+            let e = self.entry(k, now_ms)?;
+            let expired = e.stored.is_some() && !e.exists();
+            let epoch = self.watch.watch(k, expired);
+            out.push(Output::Array(vec![
+                Output::Int(epoch as i64),
+                Output::Int(i64::from(expired)),
+            ]));
+        }
+        Ok(Output::Array(out))
+    }
+
+    /// True when a watched key changed since WATCH, or (Redis 7.0) was
+    /// live when watched and has expired since.
+    pub fn watch_touched(&self, ws: &[crate::watch::Watched], now_ms: i64) -> OpResult<bool> {
+        for w in ws {
+            if self.watch.touched(w) {
+                return Ok(true);
+            }
+            if !w.expired {
+                let e = self.entry(&w.key, now_ms)?;
+                if e.stored.is_some() && !e.exists() {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// FLUSHDB/FLUSHALL: every watched key that exists now is modified.
+    pub(crate) fn touch_all_watched(&mut self, now_ms: i64) -> OpResult<()> {
+        for k in self.watch.keys() {
+            if self.entry(&k, now_ms)?.stored.is_some() {
+                self.watch.touch(&k, false);
+            }
+        }
+        Ok(())
     }
 
     /// Every (field, value) of a collection version, in field order.

@@ -27,6 +27,8 @@ pub mod args;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod multi;
+pub mod object;
 pub mod server;
 pub mod set;
 pub mod string;
@@ -113,6 +115,8 @@ static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::
         keys::COMMANDS,
         hash::COMMANDS,
         list::COMMANDS,
+        multi::COMMANDS,
+        object::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
         server::COMMANDS,
@@ -168,13 +172,35 @@ fn unknown_command(args: &[Bytes]) -> CmdError {
 /// Parses and plans one request. `args` is non-empty.
 pub fn plan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Plan {
     let Some(spec) = lookup(&args[0]) else {
+        multi::flag(ctx);
         return Plan::Reply(unknown_command(args).to_reply());
     };
     if !arity_ok(spec.arity, args.len()) {
+        multi::flag(ctx);
         return Plan::Reply(CmdError::WrongArity(spec.name.to_string()).to_reply());
     }
     ctx.conn.last_command = spec.name;
+    if ctx.conn.multi.is_some() && !multi::runs_inside_multi(spec) {
+        return multi::queue(ctx, spec, args);
+    }
     (spec.handler)(ctx, args).unwrap_or_else(|e| Plan::Reply(e.to_reply()))
+}
+
+/// Positions of the keys in `args`, from the table's first/last/step.
+pub fn key_positions(spec: &CommandSpec, argc: usize) -> impl Iterator<Item = usize> {
+    let first = spec.first_key.max(0) as usize;
+    let last = if spec.last_key < 0 {
+        argc as i32 + spec.last_key
+    } else {
+        spec.last_key
+    };
+    let step = spec.step.max(1) as usize;
+    let end = if first == 0 || last < 0 {
+        0
+    } else {
+        (last as usize + 1).min(argc)
+    };
+    (first..end.max(first)).step_by(step)
 }
 
 /// The usual mapping of a shard result to a reply.
@@ -197,6 +223,7 @@ pub fn output_to_reply(o: Output) -> Reply {
             Reply::bulk(cursor.to_string()),
             Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),
         ]),
+        Output::Multi(results) => Reply::Array(results.into_iter().map(output_reply).collect()),
     }
 }
 

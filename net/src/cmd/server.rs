@@ -77,7 +77,45 @@ pub static COMMANDS: &[CommandSpec] = &[
         config
     ),
     spec!("time", 1, ["loading", "stale", "fast"], 0, 0, 0, time),
+    spec!(
+        "debug",
+        -2,
+        ["admin", "noscript", "loading", "stale"],
+        0,
+        0,
+        0,
+        debug
+    ),
+    spec!("function", -2, ["noscript"], 0, 0, 0, function),
 ];
+
+/// DEBUG is refused, as in a Redis built with `enable-debug-command no`
+/// (the default): it exists to crash, stall or corrupt a server.
+fn debug(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> Result<Plan, CmdError> {
+    reply(Reply::error(
+        "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+    ))
+}
+
+/// FUNCTION: there is no scripting, so the function library is always
+/// empty: FLUSH succeeds, LIST is empty, and loading is refused.
+fn function(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
+    let sub = &a[1];
+    if is(sub, "flush") && a.len() <= 3 {
+        reply(Reply::Ok)
+    } else if is(sub, "list") {
+        reply(Reply::Array(Vec::new()))
+    } else if is(sub, "load") || is(sub, "restore") {
+        reply(Reply::error(
+            "ERR scripting is not supported by this server",
+        ))
+    } else {
+        Err(CmdError::UnknownSubcommand {
+            command: "function".into(),
+            sub: lossy(sub),
+        })
+    }
+}
 
 fn reply(r: Reply) -> Result<Plan, CmdError> {
     Ok(Plan::Reply(r))

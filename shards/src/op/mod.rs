@@ -212,12 +212,41 @@ pub enum Op {
     Sets(SetOp),
     /// Sorted-set commands (`op/zset.rs`).
     ZSets(ZSetOp),
+    /// WATCH: registers the keys on their shard; answers an array of
+    /// `[epoch, expired]` pairs, one per key.
+    Watch(Vec<Bytes>),
+    /// UNWATCH (also EXEC, DISCARD and disconnect): drops registrations.
+    Unwatch(Vec<Bytes>),
+    /// Int 1 when any of these watched keys was modified (EXEC checks the
+    /// keys on shards other than the transaction's own first).
+    WatchTouched(Vec<crate::watch::Watched>),
+    /// A transaction (MULTI/EXEC) on one shard: the ops run in order as one
+    /// unit, one Raft entry; answers [`Output::Multi`]. The WATCH check is
+    /// done by the core before this is proposed, never in the log.
+    Multi(Vec<Op>),
+    /// EXEC with WATCHed keys on this shard: handled by the shard's core
+    /// (`Core::exec`), which checks the keys and proposes `Multi(ops)`.
+    /// Never replicated; the shard itself refuses it.
+    Exec {
+        watched: Vec<crate::watch::Watched>,
+        ops: Vec<Op>,
+    },
+    /// COPY within one shard: Int 1 when copied, 0 when the source is
+    /// missing or the destination exists without `replace`.
+    Copy {
+        src: Bytes,
+        dst: Bytes,
+        replace: bool,
+    },
+    /// OBJECT ENCODING: the Redis encoding name a key would have.
+    Encoding(Bytes),
 }
 
 impl Op {
     /// True when the op may change data (it then waits on the durability policy).
     pub fn is_write(&self) -> bool {
         match self {
+            Op::Multi(ops) => return ops.iter().any(Op::is_write),
             Op::Lists(op) => return op.is_write(),
             Op::Sets(op) => return op.is_write(),
             Op::ZSets(op) => return op.is_write(),
@@ -245,6 +274,11 @@ impl Op {
                 | Op::HExists { .. }
                 | Op::HGetAll { .. }
                 | Op::HStrLen { .. }
+                | Op::Watch(_)
+                | Op::Unwatch(_)
+                | Op::WatchTouched(_)
+                | Op::Encoding(_)
+                | Op::Exec { .. }
         )
     }
 }
@@ -264,6 +298,9 @@ pub enum Output {
         cursor: u64,
         keys: Vec<Bytes>,
     },
+    /// The results of a transaction's ops, in order; an error of one op
+    /// does not stop the others (Redis EXEC semantics).
+    Multi(Vec<Result<Output, crate::error::OpError>>),
 }
 
 impl Output {

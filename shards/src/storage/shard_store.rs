@@ -255,7 +255,12 @@ impl ShardStore {
 
     /// Iterates the keys in `[from, to)` in order, this tick's writes
     /// included; `f` returns false to stop.
-    pub fn scan(&self, from: &[u8], to: &[u8], f: impl FnMut(&[u8], &[u8]) -> bool) -> OpResult<()> {
+    pub fn scan(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> OpResult<()> {
         self.scan_dir(from, to, false, f)
     }
 
@@ -287,9 +292,10 @@ impl ShardStore {
         if from >= to {
             return Ok(());
         }
-        let range = self
-            .overlay
-            .range::<[u8], _>((std::ops::Bound::Included(from), std::ops::Bound::Excluded(to)));
+        let range = self.overlay.range::<[u8], _>((
+            std::ops::Bound::Included(from),
+            std::ops::Bound::Excluded(to),
+        ));
         let mut over: Box<dyn Iterator<Item = (&Vec<u8>, &Option<Bytes>)>> = if reverse {
             Box::new(range.rev())
         } else {
@@ -413,7 +419,9 @@ mod tests {
     }
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -428,7 +436,13 @@ mod tests {
         s.put(b"sc".to_vec(), b"over".to_vec());
         s.delete(b"se".to_vec());
         s.put(b"sh".to_vec(), b"new".to_vec());
-        let want = pairs(&[("sa", "db"), ("sb", "new"), ("sc", "over"), ("sg", "db"), ("sh", "new")]);
+        let want = pairs(&[
+            ("sa", "db"),
+            ("sb", "new"),
+            ("sc", "over"),
+            ("sg", "db"),
+            ("sh", "new"),
+        ]);
         assert_eq!(collect(&s, false), want);
         let mut rev = want.clone();
         rev.reverse();

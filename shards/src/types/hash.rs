@@ -4,6 +4,8 @@
 
 use bytes::Bytes;
 
+use super::collection;
+use super::collection::Coll;
 use super::number::format_f64;
 use super::number::parse_f64;
 use super::number::parse_i64;
@@ -11,8 +13,6 @@ use crate::error::OpError;
 use crate::error::OpResult;
 use crate::op::HashPart;
 use crate::op::Output;
-use super::collection;
-use super::collection::Coll;
 use crate::shard::Shard;
 use crate::storage::meta::RedisType;
 

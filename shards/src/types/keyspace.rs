@@ -12,6 +12,7 @@ use crate::shard::Shard;
 use crate::storage::keys;
 use crate::storage::meta::Body;
 use crate::storage::meta::Meta;
+use crate::storage::meta::RedisType;
 
 pub fn op_exists(sh: &Shard, ks: &[Bytes], now: i64) -> OpResult<Output> {
     let mut n = 0;
@@ -206,12 +207,93 @@ pub fn op_randomkey(sh: &mut Shard, now: i64) -> OpResult<Output> {
     Ok(Output::Nil)
 }
 
-pub fn op_flushdb(sh: &mut Shard) -> OpResult<Output> {
+pub fn op_flushdb(sh: &mut Shard, now: i64) -> OpResult<Output> {
+    sh.touch_all_watched(now)?;
     for (from, to) in keys::USER_RANGES {
         sh.store_mut().delete_range(from, to)?;
     }
     sh.reset_counts();
     Ok(Output::Ok)
+}
+
+/// Redis 7.0's size limits for the compact encodings (the defaults of
+/// `*-max-listpack-*` and `set-max-intset-entries`).
+const LISTPACK_ENTRIES: u64 = 128;
+const LISTPACK_VALUE: usize = 64;
+const INTSET_ENTRIES: u64 = 512;
+
+/// OBJECT ENCODING: the name Redis 7.0 would report for this value, decided
+/// from its size and element lengths (we store every type the same way).
+pub fn op_encoding(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
+    let e = sh.entry(key, now)?;
+    let Some(m) = e.live() else {
+        return Ok(Output::Nil);
+    };
+    let name = match &m.body {
+        Body::String(v) => {
+            if v.len() <= 20 && super::number::parse_i64(v).is_some() {
+                "int"
+            } else if v.len() <= 44 {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
+        Body::Collection {
+            kind,
+            version,
+            size,
+            ..
+        } => {
+            // Looks at no more elements than the compact limit allows.
+            let small = |limit: u64, ok: &mut dyn FnMut(&[u8], &[u8]) -> bool| -> OpResult<bool> {
+                if *size > limit {
+                    return Ok(false);
+                }
+                let mut all = true;
+                sh.sub_scan(key, *version, b"", None, false, |f, v| {
+                    all = ok(f, v);
+                    all
+                })?;
+                Ok(all)
+            };
+            match kind {
+                RedisType::Hash => {
+                    if small(LISTPACK_ENTRIES, &mut |f, v| {
+                        f.len() <= LISTPACK_VALUE && v.len() <= LISTPACK_VALUE
+                    })? {
+                        "listpack"
+                    } else {
+                        "hashtable"
+                    }
+                }
+                RedisType::List => "quicklist",
+                RedisType::Set => {
+                    if small(INTSET_ENTRIES, &mut |f, _| {
+                        super::number::parse_i64(f).is_some()
+                    })? {
+                        "intset"
+                    } else {
+                        "hashtable"
+                    }
+                }
+                RedisType::ZSet => {
+                    // Member records are the fields tagged 0; the score
+                    // index (tag 1) repeats them.
+                    if small(LISTPACK_ENTRIES * 2, &mut |f, _| {
+                        f.first() != Some(&0) || f.len() - 1 <= LISTPACK_VALUE
+                    })? && *size <= LISTPACK_ENTRIES
+                    {
+                        "listpack"
+                    } else {
+                        "skiplist"
+                    }
+                }
+                RedisType::String => "raw",
+            }
+        }
+    };
+    Ok(Output::Bulk(bytes::Bytes::from_static(name.as_bytes())))
 }
 
 /// A key as it travels between shards (cross-shard RENAME): its metadata
@@ -299,6 +381,28 @@ pub fn op_restore(
         return Ok(Output::Int(0));
     }
     write_key(sh, key, &e, &meta, d.fields, now);
+    Ok(Output::Int(1))
+}
+
+/// COPY on one shard: a new value (a collection gets a fresh version with
+/// copies of every field) with the source's expiry.
+pub fn op_copy(
+    sh: &mut Shard,
+    src: &[u8],
+    dst: &[u8],
+    replace: bool,
+    now: i64,
+) -> OpResult<Output> {
+    let se = sh.entry(src, now)?;
+    let Some(m) = se.live().cloned() else {
+        return Ok(Output::Int(0));
+    };
+    let de = sh.entry(dst, now)?;
+    if de.exists() && !replace {
+        return Ok(Output::Int(0));
+    }
+    let fields = fields_of(sh, src, &m)?;
+    write_key(sh, dst, &de, &m, fields, now);
     Ok(Output::Int(1))
 }
 

@@ -1,8 +1,8 @@
 //! Sets over versioned sub-keys.
 
 use crate::error::OpResult;
-use crate::op::SetOp;
 use crate::op::Output;
+use crate::op::SetOp;
 use crate::shard::Shard;
 
 /// Runs one set op at time `now`.

@@ -1,8 +1,8 @@
 //! Sorted sets over versioned sub-keys.
 
 use crate::error::OpResult;
-use crate::op::ZSetOp;
 use crate::op::Output;
+use crate::op::ZSetOp;
 use crate::shard::Shard;
 
 /// Runs one zset op at time `now`.

@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Runs Redis 7.0.15's own TCL test units in external-server mode against
+redis-server and shardis, side by side, and prints a pass-count table.
+
+The TCL suite is not ours and is never committed: fetch redis/redis at tag
+7.0.15 outside this repo and point --redis-src at it, e.g.
+    git clone --depth 1 -b 7.0.15 https://github.com/redis/redis /tmp/redis
+    tests/compat/run_tcl.py --redis-src /tmp/redis --shardis target/release/shardis
+
+Both servers get the same runtest flags: --singledb (shardis has one
+database), --durable (an unexpected error fails one test instead of the
+whole unit), --ignore-encoding / --ignore-digest (internal encodings and
+DEBUG DIGEST are Redis internals) and --tags -needs:debug (DEBUG is off).
+"""
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+UNITS = [
+    "unit/type/string",
+    "unit/type/incr",
+    "unit/type/list",
+    "unit/type/hash",
+    "unit/type/set",
+    "unit/type/zset",
+    "unit/expire",
+    "unit/keyspace",
+    "unit/multi",
+]
+
+FLAGS = ["--singledb", "--durable", "--ignore-encoding", "--ignore-digest",
+         "--tags", "-needs:debug", "--clients", "1", "--timeout", "600"]
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RESULT = re.compile(r"^\[(ok|err|exception|skip|ignore)\]:\s*(.*?)(?: \(\d+ ms\))?$")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, deadline=30.0):
+    end = time.time() + deadline
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server on {port} did not answer PING")
+
+
+def start(kind, binary, workdir):
+    port = free_port()
+    if kind == "redis":
+        cmd = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
+               "--dir", workdir]
+    else:
+        cmd = [binary, "--port", str(port), "--dir", workdir, "--appendfsync", "everysec",
+               "--log-level", "warn"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_port(port, proc)
+    return proc, port
+
+
+def run_unit(src, port, unit, log):
+    out = subprocess.run(
+        ["./runtest", "--host", "127.0.0.1", "--port", str(port), "--single", unit] + FLAGS,
+        cwd=src, capture_output=True, text=True, timeout=1800)
+    counts = {"ok": 0, "err": 0, "exception": 0}
+    failed = []
+    for line in (out.stdout + out.stderr).splitlines():
+        m = RESULT.match(ANSI.sub("", line).strip())
+        if m and m.group(1) in counts:
+            counts[m.group(1)] += 1
+            if m.group(1) != "ok":
+                failed.append(m.group(2))
+    log.write(f"== {unit} (port {port})\n" + ANSI.sub("", out.stdout + out.stderr) + "\n")
+    return counts, failed
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--redis-src", required=True, help="redis/redis checkout at 7.0.15")
+    ap.add_argument("--shardis", default="target/release/shardis")
+    ap.add_argument("--redis-server", default=shutil.which("redis-server") or "redis-server")
+    ap.add_argument("--units", nargs="*", default=UNITS)
+    ap.add_argument("--only", choices=["both", "redis", "shardis"], default="both")
+    ap.add_argument("--log", default="tcl-run.log")
+    args = ap.parse_args()
+    kinds = ["redis", "shardis"] if args.only == "both" else [args.only]
+    results = {}
+    with open(args.log, "w") as log:
+        for unit in args.units:
+            for kind in kinds:
+                work = tempfile.mkdtemp(prefix=f"tcl-{kind}-")
+                binary = args.redis_server if kind == "redis" else os.path.abspath(args.shardis)
+                proc, port = start(kind, binary, work)
+                try:
+                    results[(unit, kind)] = run_unit(args.redis_src, port, unit, log)
+                finally:
+                    proc.kill()
+                    proc.wait()
+                    shutil.rmtree(work, ignore_errors=True)
+                c = results[(unit, kind)][0]
+                print(f"{unit:24} {kind:8} ok={c['ok']} err={c['err']} exc={c['exception']}",
+                      file=sys.stderr, flush=True)
+    print("| unit | redis-server 7.0.15 passed | shardis passed | shardis failed | ratio |")
+    print("|---|---|---|---|---|")
+    for unit in args.units:
+        r = results.get((unit, "redis"), ({"ok": 0}, []))[0]["ok"]
+        s = results.get((unit, "shardis"), ({"ok": 0, "err": 0, "exception": 0}, []))
+        ok, bad = s[0]["ok"], s[0]["err"] + s[0]["exception"]
+        ratio = f"{ok / r:.0%}" if r else "-"
+        print(f"| {unit} | {r} | {ok} | {bad} | {ratio} |")
+    for unit in args.units:
+        s = results.get((unit, "shardis"))
+        if s and s[1]:
+            print(f"\nshardis failures in {unit}:")
+            for name in s[1]:
+                print(f"- {name}")
+
+
+if __name__ == "__main__":
+    main()
