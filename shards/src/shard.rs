@@ -24,6 +24,7 @@ use crate::storage::ShardStore;
 use crate::storage::data_cf;
 use crate::storage::keys;
 use crate::storage::meta::Meta;
+use crate::types::bits;
 use crate::types::hash;
 use crate::types::keyspace;
 use crate::types::list;
@@ -240,6 +241,9 @@ impl Shard {
                 ops.into_iter().map(|op| self.execute(op, now_ms)).collect(),
             )),
             Op::Encoding(k) => keyspace::op_encoding(self, &k, now_ms),
+            Op::SetBit { key, offset, on } => bits::op_setbit(self, &key, offset, on, now_ms),
+            Op::GetBit { key, offset } => bits::op_getbit(self, &key, offset, now_ms),
+            Op::BitCount { key, span } => bits::op_bitcount(self, &key, span, now_ms),
             Op::Copy { src, dst, replace } => keyspace::op_copy(self, &src, &dst, replace, now_ms),
             Op::Exec { .. } => Err(crate::error::OpError::Storage(
                 "EXEC reached the shard without its core".into(),

@@ -24,8 +24,10 @@ macro_rules! spec {
 }
 
 pub mod args;
+pub mod bits;
 pub mod hash;
 pub mod keys;
+pub mod lcs;
 pub mod list;
 pub mod multi;
 pub mod object;
@@ -117,6 +119,8 @@ static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::
         list::COMMANDS,
         multi::COMMANDS,
         object::COMMANDS,
+        bits::COMMANDS,
+        lcs::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
         server::COMMANDS,

@@ -238,6 +238,21 @@ pub enum Op {
         dst: Bytes,
         replace: bool,
     },
+    /// SETBIT: answers the previous bit.
+    SetBit {
+        key: Bytes,
+        offset: u64,
+        on: bool,
+    },
+    GetBit {
+        key: Bytes,
+        offset: u64,
+    },
+    /// BITCOUNT over `[start, end]` (bits when the flag is set) or all.
+    BitCount {
+        key: Bytes,
+        span: Option<(i64, i64, bool)>,
+    },
     /// OBJECT ENCODING: the Redis encoding name a key would have.
     Encoding(Bytes),
 }
@@ -279,6 +294,8 @@ impl Op {
                 | Op::WatchTouched(_)
                 | Op::Encoding(_)
                 | Op::Exec { .. }
+                | Op::GetBit { .. }
+                | Op::BitCount { .. }
         )
     }
 }

@@ -1,6 +1,7 @@
 //! Data types over the shard store, one file per type. Each `op_*` runs on
 //! the owning shard, takes typed arguments, and never sees RESP.
 
+pub mod bits;
 pub mod collection;
 pub mod hash;
 pub mod keyspace;

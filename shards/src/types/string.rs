@@ -19,7 +19,7 @@ use crate::storage::meta::Meta;
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
 
 /// The live string under `key`: `Ok(None)` when absent, WRONGTYPE otherwise.
-fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entry, Option<Bytes>)> {
+pub(crate) fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entry, Option<Bytes>)> {
     let e = sh.entry(key, now)?;
     let v = match e.live() {
         Some(m) => Some(m.as_string()?.clone()),
@@ -30,7 +30,7 @@ fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entr
 
 /// Writes `value` under `key`, keeping the key's live expiry (APPEND,
 /// SETRANGE, INCR* change the value but not the TTL).
-fn put_keep_ttl(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, value: Bytes) {
+pub(crate) fn put_keep_ttl(sh: &mut Shard, key: &[u8], e: &crate::shard::Entry, value: Bytes) {
     let expire_at = e.live().and_then(|m| m.expire_at);
     sh.put(
         key,
