@@ -1,7 +1,6 @@
 //! Hash commands.
 
 use bytes::Bytes;
-use shardis_shards::error::OpError;
 use shardis_shards::error::OpResult;
 use shardis_shards::op::HashPart;
 use shardis_shards::op::Op;
@@ -203,7 +202,8 @@ fn hincrby(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 fn hincrbyfloat(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let delta = float(&a[3])?;
     if !delta.is_finite() {
-        return Err(CmdError::Op(OpError::NanOrInfinity));
+        // Redis checks the increment itself here (HINCRBYFLOAT only).
+        return Ok(Plan::Reply(Reply::error("ERR value is NaN or Infinity")));
     }
     Ok(on_key(
         ctx,
@@ -325,6 +325,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         key: a[1].clone(),
         what: HashPart::Both,
     };
+    // RESP3 answers WITHVALUES as [field, value] pairs.
+    let nested = ctx.conn.proto == crate::resp::Protocol::Resp3;
     Ok(Plan::Many {
         parts: vec![(ctx.cx.core.router.shard_of_key(&a[1]), op)],
         finish: Box::new(move |mut results| {
@@ -352,6 +354,10 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
             };
             let mut out = Vec::new();
             for (f, v) in chosen {
+                if with_values && nested {
+                    out.push(Reply::Array(vec![f.clone(), v.clone()]));
+                    continue;
+                }
                 out.push(f.clone());
                 if with_values {
                     out.push(v.clone());
