@@ -118,6 +118,7 @@ pub fn op_error_reply(e: &OpError) -> Reply {
         OpError::NoSuchKey => "ERR no such key".into(),
         OpError::NoLeader => "TRYAGAIN no leader for this shard yet, try again".into(),
         OpError::Storage(why) => format!("IOERR storage failure, writes refused: {why}"),
+        OpError::IndexOutOfRange => "ERR index out of range".into(),
     })
 }
 

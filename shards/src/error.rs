@@ -41,6 +41,9 @@ pub enum OpError {
     /// The storage engine failed; the shard refuses further writes.
     #[error("storage error: {0}")]
     Storage(String),
+    /// LSET at an index outside the list.
+    #[error("index out of range")]
+    IndexOutOfRange,
 }
 
 impl From<rocksdb::Error> for OpError {
