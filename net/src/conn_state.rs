@@ -78,6 +78,8 @@ pub struct ConnState {
     /// Inside MULTI: what is queued so far.
     pub multi: Option<MultiState>,
     pub watched: WatchList,
+    /// EXEC is planning its queued commands (blocking commands don't block).
+    pub in_exec: bool,
 }
 
 impl ConnState {
@@ -89,6 +91,7 @@ impl ConnState {
             last_command: "NULL",
             multi: None,
             watched: Default::default(),
+            in_exec: false,
         }
     }
 

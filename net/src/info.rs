@@ -116,9 +116,10 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
             ),
             "clients" => write!(
                 out,
-                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:0\r\n",
+                "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                 cores.iter().map(|c| c.clients).sum::<usize>(),
                 shared.maxclients.load(Ordering::Relaxed),
+                shared.blocked.load(Ordering::Relaxed),
             ),
             "memory" => {
                 let rss = rss_bytes();

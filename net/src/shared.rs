@@ -36,6 +36,8 @@ pub struct Shared {
     pub query_buffer_limit: AtomicUsize,
     pub output_timeout_ms: AtomicU64,
     pub connected: AtomicUsize,
+    /// Clients waiting in a blocking command (INFO blocked_clients).
+    pub blocked: AtomicUsize,
     pub next_client_id: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -98,6 +100,7 @@ impl Shared {
             query_buffer_limit: AtomicUsize::new(1024 * 1024 * 1024),
             output_timeout_ms: AtomicU64::new(opts.output_timeout_ms),
             connected: AtomicUsize::new(0),
+            blocked: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             total_connections: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),

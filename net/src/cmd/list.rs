@@ -543,16 +543,34 @@ const MAX_POLL: Duration = Duration::from_millis(10);
 /// client is served within one poll interval, not in FIFO order.
 fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
     let core = ctx.cx.core.clone();
+    // Inside MULTI/EXEC a blocking command never blocks (Redis).
+    let once = ctx.conn.in_exec;
+    let shared = ctx.cx.shared.clone();
     Plan::Async(Box::pin(async move {
+        // Counted in INFO's blocked_clients while it waits.
+        struct Counted(Option<std::sync::Arc<crate::shared::Shared>>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                if let Some(s) = &self.0 {
+                    s.blocked.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        }
+        let mut counted = Counted(None);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut pause = FIRST_POLL;
         let mut first_try = true;
         loop {
             match what.attempt(&core, first_try).await {
+                Ok(Output::Nil) if once => return Reply::NilArray,
                 Ok(Output::Nil) => {}
                 r => return output_reply(r),
             }
             first_try = false;
+            if counted.0.is_none() {
+                shared.blocked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                counted.0 = Some(shared.clone());
+            }
             loop {
                 let wait = match deadline {
                     Some(end) => match end.checked_duration_since(Instant::now()) {

@@ -245,7 +245,9 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> Result<Plan, CmdError> {
             Reply::error("EXECABORT Transaction discarded because of previous errors."),
         ));
     }
+    ctx.conn.in_exec = true;
     let plans: Vec<Plan> = m.queued.iter().map(|args| super::plan(ctx, args)).collect();
+    ctx.conn.in_exec = false;
     let (core, list) = (ctx.cx.core.clone(), ctx.conn.watched.clone());
     Ok(Plan::Async(Box::pin(async move {
         let reply = run_exec(&core, &list, plans).await;
