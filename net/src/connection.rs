@@ -73,7 +73,16 @@ impl Batch {
         }
     }
 
-    async fn push(&mut self, cx: &Rc<CoreCtx>, plan: Plan, proto: Protocol) {
+    /// Adds one command's plan. A dependent-steps plan runs now, and is
+    /// abandoned if the client hangs up meanwhile (a blocked BLPOP must
+    /// not outlive its client); answers false then.
+    async fn push(
+        &mut self,
+        cx: &Rc<CoreCtx>,
+        plan: Plan,
+        proto: Protocol,
+        stream: Option<&TcpStream>,
+    ) -> bool {
         let idx = self.slots.len();
         let slot = match plan {
             Plan::Reply(r) => Slot::Ready(r),
@@ -93,8 +102,19 @@ impl Batch {
                 self.run_groups(cx).await;
                 Slot::Ready(fut.await)
             }
+            Plan::Block(fut) => {
+                self.run_groups(cx).await;
+                match stream {
+                    Some(s) => match until_hangup(fut, s).await {
+                        Some(r) => Slot::Ready(r),
+                        None => return false,
+                    },
+                    None => Slot::Ready(fut.await),
+                }
+            }
         };
         self.slots.push((slot, proto));
+        true
     }
 
     /// Sends every shard its ops at once, then collects the results.
@@ -129,6 +149,23 @@ impl Batch {
             encode(out, reply, proto);
         }
     }
+}
+
+/// Runs `fut` unless the client closes its side first (None then). Data
+/// the client sends meanwhile stays in the socket for the next read.
+async fn until_hangup(
+    fut: std::pin::Pin<Box<dyn std::future::Future<Output = Reply>>>,
+    stream: &TcpStream,
+) -> Option<Reply> {
+    let hangup = async {
+        let mut probe = [0u8; 1];
+        match stream.peek(&mut probe).await {
+            Ok(0) | Err(_) => None,
+            // More requests are queued: only the command's end matters now.
+            Ok(_) => std::future::pending().await,
+        }
+    };
+    futures_lite::future::or(async { Some(fut.await) }, hangup).await
 }
 
 /// Length of the next wave after a full wave produced `bytes` of replies.
@@ -238,7 +275,9 @@ async fn serve(
                     } else {
                         proto_before
                     };
-                    batch.push(cx, plan, proto).await;
+                    if !batch.push(cx, plan, proto, Some(&*stream)).await {
+                        return Ok(());
+                    }
                     if conn.closing {
                         close = true;
                         break;
@@ -252,7 +291,7 @@ async fn serve(
                 }
                 Err(e) => {
                     batch
-                        .push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto)
+                        .push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto, None)
                         .await;
                     close = true;
                     break;

@@ -327,6 +327,7 @@ fn lpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 /// One LMOVE: the keys and ends, with the shards that own the keys.
+#[derive(Clone)]
 struct Move {
     src: Bytes,
     dst: Bytes,
@@ -437,6 +438,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 }
 
 /// A pop from the first non-empty of several keys (BLPOP, LMPOP ...).
+#[derive(Clone)]
 struct MultiPop {
     /// Consecutive keys on one shard, in command order: attempts follow
     /// it, so the first non-empty key in the command's order wins.
@@ -509,6 +511,7 @@ impl MultiPop {
 }
 
 /// What a blocked client waits to do.
+#[derive(Clone)]
 enum Blocked {
     Pop(MultiPop),
     Move(Move),
@@ -542,11 +545,12 @@ const MAX_POLL: Duration = Duration::from_millis(10);
 /// Polling stands in for Redis's wake-up on push (see the module doc): a
 /// client is served within one poll interval, not in FIFO order.
 fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
+    // Plan::Block: the connection drops the wait when the client hangs up.
     let core = ctx.cx.core.clone();
     // Inside MULTI/EXEC a blocking command never blocks (Redis).
     let once = ctx.conn.in_exec;
     let shared = ctx.cx.shared.clone();
-    Plan::Async(Box::pin(async move {
+    Plan::Block(Box::pin(async move {
         // Counted in INFO's blocked_clients while it waits.
         struct Counted(Option<std::sync::Arc<crate::shared::Shared>>);
         impl Drop for Counted {
@@ -561,7 +565,16 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
         let mut pause = FIRST_POLL;
         let mut first_try = true;
         loop {
-            match what.attempt(&core, first_try).await {
+            // The attempt runs as a task of its own: if the client hangs up
+            // and this future is dropped, a pop-then-push still finishes.
+            let attempt = {
+                let (what, core) = (what.clone(), core.clone());
+                glommio::spawn_local(async move { what.attempt(&core, first_try).await }).detach()
+            };
+            let attempt = attempt
+                .await
+                .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())));
+            match attempt {
                 Ok(Output::Nil) if once => return Reply::NilArray,
                 Ok(Output::Nil) => {}
                 r => return output_reply(r),

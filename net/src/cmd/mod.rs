@@ -84,6 +84,10 @@ pub enum Plan {
     /// Dependent steps (cross-shard RENAME, node-wide admin commands). Runs
     /// after every earlier command of the pipeline has completed.
     Async(Pin<Box<dyn Future<Output = Reply>>>),
+    /// Like `Async`, for a command that may wait indefinitely (BLPOP...):
+    /// the connection abandons it when the client hangs up, so it must be
+    /// safe to drop at any await point.
+    Block(Pin<Box<dyn Future<Output = Reply>>>),
 }
 
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Result<Plan, CmdError>;

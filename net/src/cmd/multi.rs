@@ -277,7 +277,7 @@ fn single_shard(plans: &[Plan]) -> Result<Option<ShardId>, ()> {
                     see(*s)?;
                 }
             }
-            Plan::Async(_) => return Err(()),
+            Plan::Async(_) | Plan::Block(_) => return Err(()),
         }
     }
     Ok(shard)
@@ -338,7 +338,9 @@ async fn atomic(core: &Rc<Core>, shard: ShardId, watched: Vec<Watched>, plans: V
                 }
                 Part::Many(finish, idx)
             }
-            Plan::Async(_) => Part::Ready(Reply::error("ERR internal: async plan")),
+            Plan::Async(_) | Plan::Block(_) => {
+                Part::Ready(Reply::error("ERR internal: async plan"))
+            }
         });
     }
     let op = if watched.is_empty() {
@@ -384,7 +386,7 @@ async fn in_order(core: &Rc<Core>, plans: Vec<Plan>) -> Reply {
                 }
                 finish(results)
             }
-            Plan::Async(f) => f.await,
+            Plan::Async(f) | Plan::Block(f) => f.await,
         });
     }
     Reply::Array(replies)
