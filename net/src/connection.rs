@@ -291,7 +291,12 @@ async fn serve(
                 }
                 Err(e) => {
                     batch
-                        .push(cx, Plan::Reply(protocol_error_reply(&e.0)), conn.proto, None)
+                        .push(
+                            cx,
+                            Plan::Reply(protocol_error_reply(&e.0)),
+                            conn.proto,
+                            None,
+                        )
                         .await;
                     close = true;
                     break;

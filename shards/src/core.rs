@@ -245,6 +245,9 @@ impl Core {
 
     async fn write_inner(&self, ops: Vec<Op>) -> OpResults {
         let n = ops.len();
+        if crate::failpoint::fail("no-leader") {
+            return vec![Err(OpError::NoLeader); n];
+        }
         if let Some(e) = self.durability.failure() {
             return vec![Err(OpError::Storage(e)); n];
         }

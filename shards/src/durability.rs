@@ -73,10 +73,13 @@ impl Durability {
                     for more in requests.try_iter() {
                         upto = upto.max(more);
                     }
-                    let res = db
-                        .flush_wal(true)
-                        .map(|_| upto)
-                        .map_err(|e| e.into_string());
+                    let res = if crate::failpoint::fail("wal-sync") {
+                        Err("injected WAL sync failure".to_string())
+                    } else {
+                        db.flush_wal(true)
+                            .map(|_| upto)
+                            .map_err(|e| e.into_string())
+                    };
                     if done_tx.send(res).is_err() {
                         return;
                     }

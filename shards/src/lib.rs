@@ -6,6 +6,7 @@ pub mod codec;
 pub mod core;
 pub mod durability;
 pub mod error;
+pub mod failpoint;
 pub mod glob;
 pub mod msg;
 pub mod op;

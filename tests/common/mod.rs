@@ -43,16 +43,27 @@ pub struct Server {
     pub port: u16,
     pub dir: tempfile::TempDir,
     args: Vec<String>,
+    /// Environment of the server process (fault injection).
+    pub env: Vec<(String, String)>,
 }
 
 impl Server {
     /// Starts a server with 2 shards plus `extra` flags.
     pub fn start(extra: &[&str]) -> Server {
+        Self::start_env(extra, &[])
+    }
+
+    /// Starts a server with `extra` flags and `env` variables set.
+    pub fn start_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut s = Server {
             child: None,
             port: 0,
             dir: tempfile::tempdir().expect("temp dir"),
             args: extra.iter().map(|s| s.to_string()).collect(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         s.spawn_on_free_port();
         s
@@ -84,6 +95,7 @@ impl Server {
         args.extend(self.args.iter().cloned());
         let child = Command::new(BIN)
             .args(&args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

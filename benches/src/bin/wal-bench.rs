@@ -118,13 +118,20 @@ fn run(a: &Args, mode: Mode, shards: usize) {
                 s.spawn(move || writer(db, i, mode, a, &start))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("writer")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer"))
+            .collect()
     });
     let secs = t.elapsed().as_secs_f64();
     let batches: u64 = results.iter().map(|r| r.0).sum();
     let mut lat: Vec<u64> = results.into_iter().flat_map(|r| r.1).collect();
     lat.sort_unstable();
-    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or(0);
+    let pct = |p: f64| {
+        lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(0)
+    };
     println!(
         "| {} | {} | {:.0} | {:.0} | {} | {} |",
         mode.name(),

@@ -581,7 +581,9 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
             }
             first_try = false;
             if counted.0.is_none() {
-                shared.blocked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                shared
+                    .blocked
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 counted.0 = Some(shared.clone());
             }
             loop {

@@ -30,10 +30,14 @@ pub static COMMANDS: &[CommandSpec] = &[
 fn memory(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     if is(&a[1], "usage") && a.len() >= 3 {
         let key = a[2].clone();
-        return Ok(on_key(ctx, &key, Op::Type(key.clone()), |r| exists_then(r, 64)));
+        return Ok(on_key(ctx, &key, Op::Type(key.clone()), |r| {
+            exists_then(r, 64)
+        }));
     }
     if is(&a[1], "doctor") {
-        return Ok(Plan::Reply(Reply::bulk("Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.")));
+        return Ok(Plan::Reply(Reply::bulk(
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.",
+        )));
     }
     Err(CmdError::UnknownSubcommand {
         command: "memory".into(),

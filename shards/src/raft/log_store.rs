@@ -79,7 +79,11 @@ impl Syncer {
                 for more in requests.try_iter() {
                     upto = upto.max(more);
                 }
-                let res = db.flush_wal(true).map_err(|e| e.into_string());
+                let res = if crate::failpoint::fail("log-sync") {
+                    Err("injected log sync failure".to_string())
+                } else {
+                    db.flush_wal(true).map_err(|e| e.into_string())
+                };
                 if done_tx.send((upto, res)).is_err() {
                     return;
                 }

@@ -80,18 +80,36 @@ mod tests {
     #[test]
     fn set_get_count_bits() {
         let (_d, mut sh) = test_shard();
-        assert_eq!(op_setbit(&mut sh, b"k", 7, true, 0).unwrap(), Output::Int(0));
-        assert_eq!(op_setbit(&mut sh, b"k", 7, true, 0).unwrap(), Output::Int(1));
+        assert_eq!(
+            op_setbit(&mut sh, b"k", 7, true, 0).unwrap(),
+            Output::Int(0)
+        );
+        assert_eq!(
+            op_setbit(&mut sh, b"k", 7, true, 0).unwrap(),
+            Output::Int(1)
+        );
         assert_eq!(op_getbit(&sh, b"k", 7, 0).unwrap(), Output::Int(1));
         assert_eq!(op_getbit(&sh, b"k", 6, 0).unwrap(), Output::Int(0));
         assert_eq!(op_getbit(&sh, b"k", 1000, 0).unwrap(), Output::Int(0));
         op_setbit(&mut sh, b"k", 17, true, 0).unwrap();
         // "\x01\x00\x40"
         assert_eq!(op_bitcount(&sh, b"k", None, 0).unwrap(), Output::Int(2));
-        assert_eq!(op_bitcount(&sh, b"k", Some((1, -1, false)), 0).unwrap(), Output::Int(1));
-        assert_eq!(op_bitcount(&sh, b"k", Some((0, 7, true)), 0).unwrap(), Output::Int(1));
-        assert_eq!(op_bitcount(&sh, b"k", Some((5, 2, false)), 0).unwrap(), Output::Int(0));
-        assert_eq!(op_setbit(&mut sh, b"k", 7, false, 0).unwrap(), Output::Int(1));
+        assert_eq!(
+            op_bitcount(&sh, b"k", Some((1, -1, false)), 0).unwrap(),
+            Output::Int(1)
+        );
+        assert_eq!(
+            op_bitcount(&sh, b"k", Some((0, 7, true)), 0).unwrap(),
+            Output::Int(1)
+        );
+        assert_eq!(
+            op_bitcount(&sh, b"k", Some((5, 2, false)), 0).unwrap(),
+            Output::Int(0)
+        );
+        assert_eq!(
+            op_setbit(&mut sh, b"k", 7, false, 0).unwrap(),
+            Output::Int(1)
+        );
         assert_eq!(op_bitcount(&sh, b"k", None, 0).unwrap(), Output::Int(1));
     }
 }

@@ -19,7 +19,11 @@ use crate::storage::meta::Meta;
 pub const MAX_STRING_LEN: usize = 512 * 1024 * 1024;
 
 /// The live string under `key`: `Ok(None)` when absent, WRONGTYPE otherwise.
-pub(crate) fn live_string(sh: &Shard, key: &[u8], now: i64) -> OpResult<(crate::shard::Entry, Option<Bytes>)> {
+pub(crate) fn live_string(
+    sh: &Shard,
+    key: &[u8],
+    now: i64,
+) -> OpResult<(crate::shard::Entry, Option<Bytes>)> {
     let e = sh.entry(key, now)?;
     let v = match e.live() {
         Some(m) => Some(m.as_string()?.clone()),
