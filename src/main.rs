@@ -70,7 +70,7 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
-    let db = storage::open(&config.dir, config.shards, &Default::default())
+    let dbs = storage::open_per_shard(&config.dir, config.shards, &Default::default())
         .map_err(|e| e.to_string())?;
     let (router, inboxes) = Router::new(config.shards);
     let shared = Arc::new(Shared::new(ServerOptions {
@@ -95,7 +95,7 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
             None => Placement::Unbound,
         };
         let (db, router, shared, ready) =
-            (db.clone(), router.clone(), shared.clone(), ready_tx.clone());
+            (dbs[i].clone(), router.clone(), shared.clone(), ready_tx.clone());
         let opts = CoreOptions {
             policy: config.appendfsync,
             reads: config.read_consistency,

@@ -3,8 +3,8 @@
 //! The replicated payload is a [`WriteRequest`]: typed, deterministic ops
 //! plus the leader's clock, so every replica computes the same result.
 //! Storage: [`log_store`] over the shard's Raft column family and
-//! [`state_machine`] over its data column family, both in the node's one
-//! RocksDB; [`runtime`] runs openraft on the shard's glommio executor.
+//! [`state_machine`] over its data column family, both in the shard's own
+//! RocksDB (its own WAL); [`runtime`] runs openraft on the shard's glommio executor.
 
 pub mod log_store;
 pub mod node;

@@ -1,7 +1,13 @@
-//! Opening the node's one RocksDB and per-shard access to it.
+//! Opening the node's storage and per-shard access to it.
 //!
-//! One RocksDB per node (shared block cache and WAL), one data column family
-//! per shard. The key and metadata encodings live in [`keys`] and [`meta`].
+//! The server opens one RocksDB per shard ([`open_per_shard`]), under
+//! `<dir>/shard-<i>`, holding that shard's data and Raft column families;
+//! all of them share one block cache. A RocksDB per shard means a WAL per
+//! shard: under `appendfsync always` the shards' log fsyncs are then in
+//! flight at once instead of queueing on one file (measured in
+//! benches/RESULTS.md, "the node's one WAL vs a WAL per shard"). [`open`]
+//! opens every shard's column families in one RocksDB (tests, benches).
+//! The key and metadata encodings live in [`keys`] and [`meta`].
 
 pub mod keys;
 pub mod meta;
@@ -33,6 +39,10 @@ pub enum StorageError {
         found: usize,
         wanted: usize,
     },
+    #[error(
+        "data directory {0} holds one RocksDB for every shard (an older layout); start with an empty --dir"
+    )]
+    OldLayout(String),
 }
 
 /// Name of shard `i`'s data column family.
@@ -90,18 +100,8 @@ fn cf_options(cache: &Cache, opts: &StorageOptions) -> Options {
 /// slots map to shards by count, so opening it with another count would hide
 /// keys.
 pub fn open(dir: &Path, shards: usize, opts: &StorageOptions) -> Result<Arc<DB>, StorageError> {
-    std::fs::create_dir_all(dir)?;
     let cache = Cache::new_lru_cache(opts.block_cache_bytes);
-    let mut db_opts = cf_options(&cache, opts);
-    db_opts.create_if_missing(true);
-    db_opts.create_missing_column_families(true);
-    db_opts.set_max_background_jobs(2);
-    // Each shard writes only from its own thread: the lock-free concurrent
-    // memtable insert buys nothing and costs more per insert.
-    db_opts.set_allow_concurrent_memtable_write(false);
-    db_opts.set_keep_log_file_num(4);
-
-    let existing = DB::list_cf(&db_opts, dir).unwrap_or_default();
+    let existing = DB::list_cf(&Options::default(), dir).unwrap_or_default();
     let found = existing.iter().filter(|n| n.starts_with("data-")).count();
     if found != 0 && found != shards {
         return Err(StorageError::ShardCountMismatch {
@@ -110,10 +110,58 @@ pub fn open(dir: &Path, shards: usize, opts: &StorageOptions) -> Result<Arc<DB>,
             wanted: shards,
         });
     }
-    let cfs = (0..shards).flat_map(|i| {
+    open_db(dir, 0..shards, &cache, opts)
+}
+
+/// Opens one RocksDB per shard under `dir/shard-<i>`, sharing one block
+/// cache; element `i` holds shard `i`'s column families.
+pub fn open_per_shard(
+    dir: &Path,
+    shards: usize,
+    opts: &StorageOptions,
+) -> Result<Vec<Arc<DB>>, StorageError> {
+    std::fs::create_dir_all(dir)?;
+    if dir.join("CURRENT").exists() {
+        return Err(StorageError::OldLayout(dir.display().to_string()));
+    }
+    let found = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("shard-"))
+        .count();
+    if found != 0 && found != shards {
+        return Err(StorageError::ShardCountMismatch {
+            dir: dir.display().to_string(),
+            found,
+            wanted: shards,
+        });
+    }
+    let cache = Cache::new_lru_cache(opts.block_cache_bytes);
+    (0..shards)
+        .map(|i| open_db(&dir.join(format!("shard-{i}")), i..i + 1, &cache, opts))
+        .collect()
+}
+
+/// Opens (or creates) a RocksDB at `dir` holding the data and Raft column
+/// families of `shards`.
+fn open_db(
+    dir: &Path,
+    shards: std::ops::Range<usize>,
+    cache: &Cache,
+    opts: &StorageOptions,
+) -> Result<Arc<DB>, StorageError> {
+    std::fs::create_dir_all(dir)?;
+    let mut db_opts = cf_options(cache, opts);
+    db_opts.create_if_missing(true);
+    db_opts.create_missing_column_families(true);
+    db_opts.set_max_background_jobs(2);
+    // Each shard writes only from its own thread: the lock-free concurrent
+    // memtable insert buys nothing and costs more per insert.
+    db_opts.set_allow_concurrent_memtable_write(false);
+    db_opts.set_keep_log_file_num(4);
+    let cfs = shards.flat_map(|i| {
         [
-            ColumnFamilyDescriptor::new(data_cf(i), cf_options(&cache, opts)),
-            ColumnFamilyDescriptor::new(raft_cf(i), cf_options(&cache, opts)),
+            ColumnFamilyDescriptor::new(data_cf(i), cf_options(cache, opts)),
+            ColumnFamilyDescriptor::new(raft_cf(i), cf_options(cache, opts)),
         ]
     });
     Ok(Arc::new(DB::open_cf_descriptors(&db_opts, dir, cfs)?))
