@@ -153,6 +153,8 @@ pub struct Core {
     /// Transactions with WATCHed keys waiting for their check: while
     /// non-zero, new proposals are held back (see [`Core::exec`]).
     exec_gate: Cell<usize>,
+    /// Clients blocked on this shard's keys.
+    waiters: RefCell<crate::blocking::Waiters>,
 }
 
 /// Writes waiting to be proposed together; each waiter's ops are
@@ -201,6 +203,7 @@ impl Core {
             batch_spawned: Cell::new(false),
             in_flight: Cell::new(0),
             exec_gate: Cell::new(0),
+            waiters: RefCell::new(Default::default()),
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
@@ -240,7 +243,82 @@ impl Core {
         self.in_flight.set(self.in_flight.get() + 1);
         let r = self.write_inner(ops).await;
         self.in_flight.set(self.in_flight.get() - 1);
+        self.wake_blocked();
         r
+    }
+
+    /// Wakes the clients waiting on keys the last writes touched.
+    fn wake_blocked(&self) {
+        let ready = self.shard.borrow_mut().take_ready_keys();
+        if ready.is_empty() {
+            return;
+        }
+        let waiters = self.waiters.borrow();
+        for k in ready {
+            waiters.wake(&k);
+        }
+    }
+
+    /// A blocked command on this shard: waits in each key's queue and,
+    /// when woken as the head of a key's queue, runs that key's attempt.
+    /// See [`crate::blocking`].
+    async fn block(
+        self: &Rc<Self>,
+        id: u64,
+        attempts: Vec<(Bytes, Op)>,
+        timeout_ms: Option<u64>,
+    ) -> OpResult<Output> {
+        let keys: Vec<Bytes> = attempts.iter().map(|(k, _)| k.clone()).collect();
+        let wake = self.waiters.borrow_mut().register(id, &keys);
+        {
+            let mut shard = self.shard.borrow_mut();
+            for k in &keys {
+                shard.set_blocked_key(k, true);
+            }
+        }
+        let deadline = timeout_ms.map(|t| std::time::Instant::now() + Duration::from_millis(t));
+        let result = 'wait: loop {
+            if !self.waiters.borrow().is_waiting(id) {
+                break Ok(Output::Nil);
+            }
+            for (key, op) in &attempts {
+                if !self.waiters.borrow().is_head(key, id) {
+                    continue;
+                }
+                let r = if op.is_write() {
+                    self.write(vec![op.clone()])
+                        .await
+                        .pop()
+                        .unwrap_or(Err(OpError::Storage("no result".into())))
+                } else {
+                    self.shard.borrow_mut().execute(op.clone(), now_ms())
+                };
+                match r {
+                    Ok(Output::Nil) => {}
+                    r => break 'wait r,
+                }
+            }
+            let woken = async { wake.recv_async().await.is_ok() };
+            let expired = async {
+                match deadline {
+                    Some(d) => {
+                        let left = d.saturating_duration_since(std::time::Instant::now());
+                        glommio::timer::sleep(left).await;
+                        false
+                    }
+                    None => std::future::pending().await,
+                }
+            };
+            if !futures_lite::future::or(woken, expired).await {
+                break Ok(Output::Nil);
+            }
+        };
+        let emptied = self.waiters.borrow_mut().unregister(id);
+        let mut shard = self.shard.borrow_mut();
+        for k in &emptied {
+            shard.set_blocked_key(k, false);
+        }
+        result
     }
 
     async fn write_inner(&self, ops: Vec<Op>) -> OpResults {
@@ -417,6 +495,23 @@ impl Core {
         while let Some(op) = ops.next() {
             if let Op::Exec { watched, ops } = op {
                 results.push(self.exec(watched, ops).await);
+                continue;
+            }
+            if let Op::Block {
+                id,
+                attempts,
+                timeout_ms,
+            } = op
+            {
+                results.push(self.block(id, attempts, timeout_ms).await);
+                continue;
+            }
+            if let Op::Unblock(id) = op {
+                let emptied = self.waiters.borrow_mut().unregister(id);
+                for k in &emptied {
+                    self.shard.borrow_mut().set_blocked_key(k, false);
+                }
+                results.push(Ok(Output::Ok));
                 continue;
             }
             if !op.is_write() {

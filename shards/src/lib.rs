@@ -2,6 +2,7 @@
 //! the data types as `op_*` functions. This crate never sees RESP: it takes
 //! typed [`op::Op`]s and returns typed [`op::Output`]s.
 
+pub mod blocking;
 pub mod codec;
 pub mod core;
 pub mod durability;

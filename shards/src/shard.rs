@@ -119,6 +119,10 @@ pub struct Shard {
     entry_versions: Option<(u64, u64)>,
     /// Keys connections WATCH, with their modification epochs.
     watch: crate::watch::Registry,
+    /// Keys blocked clients wait on, and those of them written since the
+    /// core last looked (it wakes their waiters).
+    blocked_keys: std::collections::HashSet<Bytes>,
+    ready_keys: Vec<Bytes>,
 }
 
 impl Shard {
@@ -147,6 +151,8 @@ impl Shard {
             version: 0,
             entry_versions: None,
             watch: Default::default(),
+            blocked_keys: Default::default(),
+            ready_keys: Vec::new(),
         })
     }
 
@@ -245,9 +251,9 @@ impl Shard {
             Op::GetBit { key, offset } => bits::op_getbit(self, &key, offset, now_ms),
             Op::BitCount { key, span } => bits::op_bitcount(self, &key, span, now_ms),
             Op::Copy { src, dst, replace } => keyspace::op_copy(self, &src, &dst, replace, now_ms),
-            Op::Exec { .. } => Err(crate::error::OpError::Storage(
-                "EXEC reached the shard without its core".into(),
-            )),
+            Op::Exec { .. } | Op::Block { .. } | Op::Unblock(_) => Err(
+                crate::error::OpError::Storage("a core-level op reached the shard".into()),
+            ),
         }
     }
 
@@ -284,6 +290,23 @@ impl Shard {
         if !self.watch.is_empty() {
             self.watch.touch(key, true);
         }
+        if !self.blocked_keys.is_empty() && self.blocked_keys.contains(key) {
+            self.ready_keys.push(Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Blocked clients wait on `key` (or no longer, with `false`).
+    pub fn set_blocked_key(&mut self, key: &Bytes, blocked: bool) {
+        if blocked {
+            self.blocked_keys.insert(key.clone());
+        } else {
+            self.blocked_keys.remove(key);
+        }
+    }
+
+    /// Keys with waiters written since the last call.
+    pub fn take_ready_keys(&mut self) -> Vec<Bytes> {
+        std::mem::take(&mut self.ready_keys)
     }
 
     /// Gives the live key `key` a new expiry (None: persist), keeping its

@@ -518,6 +518,36 @@ enum Blocked {
 }
 
 impl Blocked {
+    /// When every key lives on one shard: that shard and, per key, the op
+    /// that serves this client from it. The client then waits on that
+    /// shard's core, in line with other clients (see shards::blocking).
+    fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)> {
+        match self {
+            Blocked::Pop(p) => {
+                let [(shard, keys)] = p.runs.as_slice() else {
+                    return None;
+                };
+                let attempts = keys
+                    .iter()
+                    .map(|k| {
+                        let op = ListOp::PopFirst {
+                            keys: vec![k.clone()],
+                            left: p.left,
+                            count: p.count,
+                            skip_wrong_type: true,
+                        };
+                        (k.clone(), Op::Lists(op))
+                    })
+                    .collect();
+                Some((*shard, attempts))
+            }
+            Blocked::Move(m) if m.from == m.to => {
+                Some((m.from, vec![(m.src.clone(), m.same_shard_op())]))
+            }
+            Blocked::Move(_) => None,
+        }
+    }
+
     async fn attempt(&self, core: &Rc<Core>, first_try: bool) -> OpResult<Output> {
         match self {
             Blocked::Pop(p) => p.run(core, first_try).await,
@@ -533,6 +563,58 @@ impl Blocked {
                 Ok(core.call_one(m.from, op).await? == Output::Int(1))
             }
         }
+    }
+}
+
+/// Ids of blocked clients: unique per node (core id in the top bits).
+fn next_block_id(core: &Core) -> u64 {
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let n = NEXT.with(|c| {
+        c.set(c.get() + 1);
+        c.get()
+    });
+    ((core.id.0 as u64) << 48) | (n & ((1 << 48) - 1))
+}
+
+/// Waits in line on `shard`'s core until an attempt succeeds or the
+/// deadline passes (a null array). If this future is dropped (the client
+/// hung up), the shard is told to forget the client.
+async fn wait_on_shard(
+    core: &Rc<Core>,
+    shard: ShardId,
+    attempts: Vec<(Bytes, Op)>,
+    deadline: Option<Instant>,
+) -> Reply {
+    struct Forget(Option<(Rc<Core>, ShardId, u64)>);
+    impl Drop for Forget {
+        fn drop(&mut self) {
+            if let Some((core, shard, id)) = self.0.take() {
+                // Fire and forget: the result is not needed.
+                let _ = core.submit(shard, vec![Op::Unblock(id)]);
+            }
+        }
+    }
+    let id = next_block_id(core);
+    let timeout_ms = match deadline {
+        Some(d) => match d.checked_duration_since(Instant::now()) {
+            Some(left) if !left.is_zero() => Some(left.as_millis().max(1) as u64),
+            _ => return Reply::NilArray,
+        },
+        None => None,
+    };
+    let mut forget = Forget(Some((core.clone(), shard, id)));
+    let op = Op::Block {
+        id,
+        attempts,
+        timeout_ms,
+    };
+    let r = core.call_one(shard, op).await;
+    forget.0 = None;
+    match r {
+        Ok(Output::Nil) => Reply::NilArray,
+        r => output_reply(r),
     }
 }
 
@@ -585,6 +667,9 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
                     .blocked
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 counted.0 = Some(shared.clone());
+            }
+            if let Some((shard, attempts)) = what.on_one_shard() {
+                return wait_on_shard(&core, shard, attempts, deadline).await;
             }
             loop {
                 let wait = match deadline {

@@ -253,6 +253,18 @@ pub enum Op {
         key: Bytes,
         span: Option<(i64, i64, bool)>,
     },
+    /// A blocked client (BLPOP ...) waiting on this shard's core: `attempts`
+    /// holds, per key in command order, the op that serves it from that
+    /// key (Nil when the key has nothing). Answers the first non-Nil
+    /// result, or Nil after `timeout_ms` (None: forever). Handled by the
+    /// core (`Core::block`); never replicated.
+    Block {
+        id: u64,
+        attempts: Vec<(Bytes, Op)>,
+        timeout_ms: Option<u64>,
+    },
+    /// The blocked client `id` is gone: stop waiting.
+    Unblock(u64),
     /// OBJECT ENCODING: the Redis encoding name a key would have.
     Encoding(Bytes),
 }
@@ -294,6 +306,8 @@ impl Op {
                 | Op::WatchTouched(_)
                 | Op::Encoding(_)
                 | Op::Exec { .. }
+                | Op::Block { .. }
+                | Op::Unblock(_)
                 | Op::GetBit { .. }
                 | Op::BitCount { .. }
         )
