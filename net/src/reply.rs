@@ -119,6 +119,7 @@ pub fn op_error_reply(e: &OpError) -> Reply {
         OpError::NoLeader => "TRYAGAIN no leader for this shard yet, try again".into(),
         OpError::Storage(why) => format!("IOERR storage failure, writes refused: {why}"),
         OpError::IndexOutOfRange => "ERR index out of range".into(),
+        OpError::ScoreNaN => "ERR resulting score is not a number (NaN)".into(),
     })
 }
 

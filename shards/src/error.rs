@@ -44,6 +44,9 @@ pub enum OpError {
     /// LSET at an index outside the list.
     #[error("index out of range")]
     IndexOutOfRange,
+    /// ZADD INCR / ZINCRBY would make a score NaN (inf + -inf).
+    #[error("resulting score is not a number")]
+    ScoreNaN,
 }
 
 impl From<rocksdb::Error> for OpError {

@@ -566,58 +566,6 @@ impl Blocked {
     }
 }
 
-/// Ids of blocked clients: unique per node (core id in the top bits).
-fn next_block_id(core: &Core) -> u64 {
-    thread_local! {
-        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    let n = NEXT.with(|c| {
-        c.set(c.get() + 1);
-        c.get()
-    });
-    ((core.id.0 as u64) << 48) | (n & ((1 << 48) - 1))
-}
-
-/// Waits in line on `shard`'s core until an attempt succeeds or the
-/// deadline passes (a null array). If this future is dropped (the client
-/// hung up), the shard is told to forget the client.
-async fn wait_on_shard(
-    core: &Rc<Core>,
-    shard: ShardId,
-    attempts: Vec<(Bytes, Op)>,
-    deadline: Option<Instant>,
-) -> Reply {
-    struct Forget(Option<(Rc<Core>, ShardId, u64)>);
-    impl Drop for Forget {
-        fn drop(&mut self) {
-            if let Some((core, shard, id)) = self.0.take() {
-                // Fire and forget: the result is not needed.
-                let _ = core.submit(shard, vec![Op::Unblock(id)]);
-            }
-        }
-    }
-    let id = next_block_id(core);
-    let timeout_ms = match deadline {
-        Some(d) => match d.checked_duration_since(Instant::now()) {
-            Some(left) if !left.is_zero() => Some(left.as_millis().max(1) as u64),
-            _ => return Reply::NilArray,
-        },
-        None => None,
-    };
-    let mut forget = Forget(Some((core.clone(), shard, id)));
-    let op = Op::Block {
-        id,
-        attempts,
-        timeout_ms,
-    };
-    let r = core.call_one(shard, op).await;
-    forget.0 = None;
-    match r {
-        Ok(Output::Nil) => Reply::NilArray,
-        r => output_reply(r),
-    }
-}
-
 /// First and last pause between polls of a blocked client.
 const FIRST_POLL: Duration = Duration::from_millis(1);
 const MAX_POLL: Duration = Duration::from_millis(10);
@@ -633,16 +581,7 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
     let once = ctx.conn.in_exec;
     let shared = ctx.cx.shared.clone();
     Plan::Block(Box::pin(async move {
-        // Counted in INFO's blocked_clients while it waits.
-        struct Counted(Option<std::sync::Arc<crate::shared::Shared>>);
-        impl Drop for Counted {
-            fn drop(&mut self) {
-                if let Some(s) = &self.0 {
-                    s.blocked.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-        let mut counted = Counted(None);
+        let mut counted = None;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut pause = FIRST_POLL;
         let mut first_try = true;
@@ -662,14 +601,15 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
                 r => return output_reply(r),
             }
             first_try = false;
-            if counted.0.is_none() {
-                shared
-                    .blocked
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                counted.0 = Some(shared.clone());
+            if counted.is_none() {
+                counted = Some(super::blocking::Counted::new(&shared));
             }
             if let Some((shard, attempts)) = what.on_one_shard() {
-                return wait_on_shard(&core, shard, attempts, deadline).await;
+                return match super::blocking::wait_on_shard(&core, shard, attempts, deadline).await
+                {
+                    Ok(Output::Nil) => Reply::NilArray,
+                    r => output_reply(r),
+                };
             }
             loop {
                 let wait = match deadline {

@@ -25,6 +25,7 @@ macro_rules! spec {
 
 pub mod args;
 pub mod bits;
+pub mod blocking;
 pub mod hash;
 pub mod keys;
 pub mod lcs;
