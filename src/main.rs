@@ -94,8 +94,12 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
             Some(&cpu) => Placement::Fixed(cpu),
             None => Placement::Unbound,
         };
-        let (db, router, shared, ready) =
-            (dbs[i].clone(), router.clone(), shared.clone(), ready_tx.clone());
+        let (db, router, shared, ready) = (
+            dbs[i].clone(),
+            router.clone(),
+            shared.clone(),
+            ready_tx.clone(),
+        );
         let opts = CoreOptions {
             policy: config.appendfsync,
             reads: config.read_consistency,

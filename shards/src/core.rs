@@ -36,6 +36,7 @@ use crate::router::Router;
 use crate::shard::Shard;
 use crate::shard::ShardStats;
 use crate::slot::ShardId;
+use crate::storage::data_cf;
 use crate::storage::raft_cf;
 use crate::watch::Watched;
 
@@ -183,9 +184,13 @@ impl Core {
     ) -> Result<Rc<Core>, OpError> {
         let shard = Rc::new(RefCell::new(Shard::open(id, db.clone(), opts.cache_bytes)?));
         let durability = Durability::start(db.clone(), opts.policy, id.0).map_err(raft_err)?;
-        let log = RocksLogStore::new(db, raft_cf(id.0), opts.policy == FsyncPolicy::Always)
-            .map_err(raft_err)?;
-        let sm = ShardStateMachine::new(shard.clone());
+        let log = RocksLogStore::new(
+            db.clone(),
+            raft_cf(id.0),
+            opts.policy == FsyncPolicy::Always,
+        )
+        .map_err(raft_err)?;
+        let sm = ShardStateMachine::new(shard.clone(), db, data_cf(id.0));
         let raft = node::start(log, sm, opts.snapshot_every)
             .await
             .map_err(OpError::Storage)?;

@@ -23,6 +23,7 @@ use crate::slot::ShardId;
 use crate::storage::ShardStore;
 use crate::storage::data_cf;
 use crate::storage::keys;
+use crate::storage::meta::Body;
 use crate::storage::meta::Meta;
 use crate::types::bits;
 use crate::types::hash;
@@ -286,6 +287,17 @@ impl Shard {
                 self.store.put(keys::expire_key(t, key), Vec::new());
             }
         }
+        if let Some(old) = &old.stored {
+            let keeps = match (&old.body, &new.body) {
+                (Body::Collection { version: a, .. }, Body::Collection { version: b, .. }) => {
+                    a == b
+                }
+                _ => false,
+            };
+            if !keeps {
+                self.drop_sub_keys(key, old);
+            }
+        }
         self.store.put(keys::meta_key(key), new.encode());
         if !self.watch.is_empty() {
             self.watch.touch(key, true);
@@ -333,9 +345,25 @@ impl Shard {
             self.stats.expires -= 1;
             self.store.delete(keys::expire_key(t, key));
         }
+        self.drop_sub_keys(key, stored);
         self.store.delete(keys::meta_key(key));
         if !self.watch.is_empty() {
             self.watch.touch(key, false);
+        }
+    }
+
+    /// Garbage collection of a deleted or replaced collection: one range
+    /// tombstone over its version's sub-keys, in the same batch as the
+    /// metadata change. DEL stays O(1) (no walk over the elements) and
+    /// compaction drops the covered records later. An empty collection has
+    /// no sub-keys left (each was deleted with its element), so it needs none.
+    fn drop_sub_keys(&mut self, key: &[u8], old: &Meta) {
+        if let Body::Collection { version, size, .. } = old.body
+            && size > 0
+        {
+            let prefix = keys::subkey_prefix(key, version);
+            self.store
+                .drop_unreachable(&prefix, &keys::prefix_end(&prefix));
         }
     }
 
@@ -479,21 +507,12 @@ impl Shard {
         Ok(out)
     }
 
-    /// Replaces the whole shard with `records` (snapshot install) and
-    /// recounts its keys. The caller commits.
-    pub fn replace_all(&mut self, records: Vec<(Vec<u8>, Vec<u8>)>) -> OpResult<()> {
-        self.store.delete_range(&[0], keys::END)?;
-        let (mut keys_n, mut expires) = (0, 0);
-        for (k, v) in records {
-            if k.first() == Some(&keys::META) {
-                keys_n += 1;
-                expires += u64::from(Meta::peek_expire(&v).is_some());
-            }
-            self.store.put(k, v);
-        }
-        self.stats.keys = keys_n;
+    /// The shard's column family was replaced under it (snapshot install):
+    /// forget cached reads and take the new counters.
+    pub fn installed(&mut self, keys: u64, expires: u64) {
+        self.store.clear_cache();
+        self.stats.keys = keys;
         self.stats.expires = expires;
-        Ok(())
     }
 
     /// Writes this tick's pending batch to RocksDB.

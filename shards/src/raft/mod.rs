@@ -9,6 +9,7 @@
 pub mod log_store;
 pub mod node;
 pub mod runtime;
+pub mod snapshot;
 pub mod state_machine;
 
 use std::fmt;

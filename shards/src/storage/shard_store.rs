@@ -228,6 +228,24 @@ impl ShardStore {
         Ok(())
     }
 
+    /// Queues a range delete of keys no read will ever ask for again (the
+    /// sub-keys of a collection version that was deleted or replaced), so
+    /// compaction reclaims them. Unlike [`Self::delete_range`] it leaves the
+    /// overlay and read cache alone: nothing there can be reached anyway,
+    /// and dropping a big key must not cost the cache.
+    pub fn drop_unreachable(&mut self, from: &[u8], to: &[u8]) {
+        let cf = self
+            .db
+            .cf_handle(&self.cf)
+            .expect("data column family vanished");
+        self.batch.delete_range_cf(cf, from, to);
+    }
+
+    /// Forgets every cached read (the column family changed underneath).
+    pub fn clear_cache(&mut self) {
+        self.cache.borrow_mut().clear();
+    }
+
     pub fn has_pending(&self) -> bool {
         !self.batch.is_empty()
     }

@@ -565,4 +565,54 @@ mod tests {
         let sh = Shard::open(ShardId(0), db, 1 << 20).unwrap();
         assert_eq!((sh.stats().keys, sh.stats().expires), (2, 1));
     }
+
+    /// Every raw sub-key record (`s` namespace) on disk, after a commit.
+    fn raw_subkeys(sh: &mut Shard) -> usize {
+        sh.commit().unwrap();
+        sh.dump_all()
+            .unwrap()
+            .iter()
+            .filter(|(k, _)| k.first() == Some(&crate::storage::keys::SUBKEY))
+            .count()
+    }
+
+    fn hset(sh: &mut Shard, k: &str, n: usize) {
+        let pairs = (0..n).map(|i| (b(&format!("f{i}")), b("v"))).collect();
+        let op = Op::HSet {
+            key: b(k),
+            pairs,
+            nx: false,
+        };
+        sh.execute(op, 1000).unwrap();
+    }
+
+    #[test]
+    fn deleted_or_replaced_collections_leave_no_sub_keys() {
+        let (_d, mut sh) = shard();
+        hset(&mut sh, "h", 100);
+        hset(&mut sh, "keep", 3);
+        assert_eq!(raw_subkeys(&mut sh), 103);
+        // DEL: one range tombstone, no walk.
+        sh.execute(Op::Del(vec![b("h")]), 1000).unwrap();
+        assert_eq!(raw_subkeys(&mut sh), 3);
+        // Overwritten by a string.
+        hset(&mut sh, "h", 10);
+        set(&mut sh, "h", "s", SetExpiry::Clear);
+        assert_eq!(raw_subkeys(&mut sh), 3);
+        // Replaced by RENAME onto it; the renamed fields survive.
+        hset(&mut sh, "x", 5);
+        let op = Op::Rename {
+            src: b("keep"),
+            dst: b("x"),
+            nx: false,
+        };
+        sh.execute(op, 1000).unwrap();
+        assert_eq!(raw_subkeys(&mut sh), 3);
+        // Written and deleted in the same batch.
+        hset(&mut sh, "t", 4);
+        sh.execute(Op::Del(vec![b("t")]), 1000).unwrap();
+        assert_eq!(raw_subkeys(&mut sh), 3);
+        let op = Op::HLen(b("x"));
+        assert_eq!(sh.execute(op, 1000).unwrap(), Output::Int(3));
+    }
 }
