@@ -251,3 +251,245 @@ fn rename_within_and_across_shards() {
         ],
     );
 }
+
+/// DUMP then RESTORE (same shard, another shard, after a restart) gives
+/// back the same value of every type; the payload's checksum catches
+/// damage, and the options follow Redis.
+#[test]
+fn dump_and_restore_every_type() {
+    let mut s = Server::start(&["--shards", "2"]);
+    let mut c = s.conn();
+    let q = |c: &mut redis::Connection, args: &[&[u8]]| -> redis::RedisResult<redis::Value> {
+        let mut cmd = redis::cmd(std::str::from_utf8(args[0]).unwrap());
+        for a in &args[1..] {
+            cmd.arg(*a);
+        }
+        cmd.query(c)
+    };
+    let setup: &[&[&[u8]]] = &[
+        &[b"SET", b"s", b"bin\x00\xffary"],
+        &[b"HSET", b"h", b"f1", b"v1", b"f2", b"v2"],
+        &[b"RPUSH", b"l", b"a", b"b", b"c"],
+        &[b"SADD", b"st", b"x", b"y"],
+        &[b"ZADD", b"z", b"1.5", b"m1", b"-inf", b"m2"],
+    ];
+    for cmd in setup {
+        q(&mut c, cmd).unwrap();
+    }
+    let reads: &[(&str, &[&str])] = &[
+        ("s", &["GET"]),
+        ("h", &["HGETALL"]),
+        ("l", &["LRANGE", "0", "-1"]),
+        ("st", &["SMEMBERS"]),
+        ("z", &["ZRANGE", "0", "-1", "WITHSCORES"]),
+    ];
+    let read = |c: &mut redis::Connection, key: &str, how: &[&str]| -> redis::Value {
+        let mut cmd = redis::cmd(how[0]);
+        cmd.arg(key).arg(&how[1..]);
+        let v: redis::Value = cmd.query(c).unwrap();
+        // Set members come in any order.
+        match v {
+            redis::Value::Array(mut items) | redis::Value::Set(mut items) => {
+                if how[0] == "SMEMBERS" {
+                    items.sort_by_key(|i| format!("{i:?}"));
+                }
+                redis::Value::Array(items)
+            }
+            v => v,
+        }
+    };
+    let mut payloads = Vec::new();
+    for (key, how) in reads {
+        let payload: Vec<u8> = redis::cmd("DUMP").arg(*key).query(&mut c).unwrap();
+        let want = read(&mut c, key, how);
+        // Copies under keys on both shards ("{a}..." and "{b}...").
+        for prefix in ["{a}", "{b}"] {
+            let copy = format!("{prefix}{key}");
+            let r: String = redis::cmd("RESTORE")
+                .arg(&copy)
+                .arg(0)
+                .arg(&payload)
+                .query(&mut c)
+                .unwrap();
+            assert_eq!(r, "OK");
+            assert_eq!(read(&mut c, &copy, how), want, "restored {copy}");
+            let ttl: i64 = redis::cmd("TTL").arg(&copy).query(&mut c).unwrap();
+            assert_eq!(ttl, -1);
+        }
+        payloads.push((key.to_string(), payload, want));
+    }
+    let none: Option<Vec<u8>> = redis::cmd("DUMP").arg("missing").query(&mut c).unwrap();
+    assert_eq!(none, None);
+    let (_, payload, _) = &payloads[1];
+    let e = redis::cmd("RESTORE")
+        .arg("{a}h")
+        .arg(0)
+        .arg(payload)
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert_eq!(e.code(), Some("BUSYKEY"));
+    let r: String = redis::cmd("RESTORE")
+        .arg("{a}h")
+        .arg(5000)
+        .arg(payload)
+        .arg("REPLACE")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, "OK");
+    let pttl: i64 = redis::cmd("PTTL").arg("{a}h").query(&mut c).unwrap();
+    assert!(pttl > 0 && pttl <= 5000, "{pttl}");
+    // ABSTTL in the past: nothing is created, an existing key is replaced by nothing.
+    let r: String = redis::cmd("RESTORE")
+        .arg("{a}h")
+        .arg(1)
+        .arg(payload)
+        .arg("REPLACE")
+        .arg("ABSTTL")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, "OK");
+    let n: i64 = redis::cmd("EXISTS").arg("{a}h").query(&mut c).unwrap();
+    assert_eq!(n, 0);
+    let mut bad = payload.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    for (args, text) in [
+        (
+            vec![b"x".to_vec(), b"0".to_vec(), bad],
+            "DUMP payload version or checksum are wrong",
+        ),
+        (
+            vec![b"x".to_vec(), b"-1".to_vec(), payload.clone()],
+            "Invalid TTL value, must be >= 0",
+        ),
+        (
+            vec![
+                b"x".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"IDLETIME".to_vec(),
+                b"-5".to_vec(),
+            ],
+            "Invalid IDLETIME value, must be >= 0",
+        ),
+        (
+            vec![
+                b"x".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"FREQ".to_vec(),
+                b"256".to_vec(),
+            ],
+            "Invalid FREQ value, must be >= 0 and <= 255",
+        ),
+        (
+            vec![
+                b"x".to_vec(),
+                b"0".to_vec(),
+                payload.clone(),
+                b"NOPE".to_vec(),
+            ],
+            "syntax error",
+        ),
+    ] {
+        let e = redis::cmd("RESTORE")
+            .arg(args)
+            .query::<String>(&mut c)
+            .unwrap_err();
+        assert!(e.to_string().contains(text), "{e} should say {text}");
+    }
+    drop(c);
+    // Payloads stay valid across a restart (they carry no version numbers
+    // of the running process).
+    s.restart();
+    let mut c = s.conn();
+    for ((key, payload, want), (_, how)) in payloads.iter().zip(reads) {
+        let copy = format!("after-restart-{key}");
+        let r: String = redis::cmd("RESTORE")
+            .arg(&copy)
+            .arg(0)
+            .arg(payload)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(r, "OK");
+        assert_eq!(&read(&mut c, &copy, how), want);
+    }
+}
+
+/// CONFIG SET maxmemory below what the process uses refuses commands that
+/// may grow memory with Redis's -OOM, in and out of MULTI; reads and
+/// deletes still run; 0 lifts the limit.
+#[test]
+fn maxmemory_refuses_denyoom_commands() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let oom = Resp::err("OOM command not allowed when used memory > 'maxmemory'.");
+    run(
+        &mut r,
+        &[
+            (&["SET", "k", "v"], ok()),
+            (&["CONFIG", "SET", "maxmemory", "1"], ok()),
+        ],
+    );
+    run(
+        &mut r,
+        &[
+            (
+                &["CONFIG", "GET", "maxmemory"],
+                Array(Some(vec![b("maxmemory"), b("1")])),
+            ),
+            (&["SET", "x", "1"], oom.clone()),
+            (&["RPUSH", "l", "a"], oom.clone()),
+            (&["GET", "k"], b("v")),
+            (&["DEL", "k"], Int(1)),
+            // Queued while over the limit: the transaction is aborted.
+            (&["MULTI"], ok()),
+            (&["SET", "x", "1"], oom.clone()),
+            (&["GET", "x"], Simple("QUEUED".into())),
+            (
+                &["EXEC"],
+                Resp::err("EXECABORT Transaction discarded because of previous errors."),
+            ),
+            (&["CONFIG", "SET", "maxmemory", "0"], ok()),
+            (&["SET", "x", "1"], ok()),
+        ],
+    );
+    // Queued under the limit, executed over it (another client lowered it).
+    let mut other = s.raw();
+    run(
+        &mut r,
+        &[
+            (&["MULTI"], ok()),
+            (&["SET", "y", "1"], Simple("QUEUED".into())),
+        ],
+    );
+    run(&mut other, &[(&["CONFIG", "SET", "maxmemory", "1"], ok())]);
+    run(
+        &mut r,
+        &[
+            (
+                &["EXEC"],
+                Resp::err(
+                    "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+                ),
+            ),
+            (&["EXISTS", "y"], Int(0)),
+            // Read-only transactions still run.
+            (&["MULTI"], ok()),
+            (&["GET", "x"], Simple("QUEUED".into())),
+            (&["EXEC"], Array(Some(vec![b("1")]))),
+            (&["CONFIG", "SET", "maxmemory", "1gb"], ok()),
+            (
+                &["CONFIG", "GET", "maxmemory"],
+                Array(Some(vec![b("maxmemory"), b("1073741824")])),
+            ),
+            (&["SET", "y", "2"], ok()),
+            (
+                &["CONFIG", "SET", "maxmemory", "lots"],
+                Resp::err(
+                    "ERR CONFIG SET failed (possibly related to argument 'maxmemory') - argument must be a memory value",
+                ),
+            ),
+        ],
+    );
+}

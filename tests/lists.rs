@@ -505,3 +505,69 @@ fn lists_survive_a_restart_and_expire() {
     assert_eq!(r.cmd(&["LRANGE", "b", "0", "-1"]), arr(&["y"]));
     assert_eq!(r.cmd(&["TTL", "b"]), Int(-1));
 }
+
+/// Waits until some client is running `name` and answers its id.
+fn blocked_id(r: &mut common::Raw, name: &str) -> String {
+    wait_blocked(r, name);
+    let Bulk(Some(text)) = r.cmd(&["CLIENT", "LIST"]) else {
+        panic!("CLIENT LIST")
+    };
+    let needle = format!("cmd={name} ");
+    let line = String::from_utf8_lossy(&text)
+        .lines()
+        .find(|l| l.contains(&needle))
+        .expect("blocked client in CLIENT LIST")
+        .to_string();
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("id="))
+        .expect("id= field")
+        .to_string()
+}
+
+#[test]
+fn client_unblock_ends_a_blocking_command() {
+    let s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    // Default and TIMEOUT: answered as a timeout; ERROR: -UNBLOCKED. One key
+    // waits in line on its shard, two keys on two shards poll.
+    for (cmd, how, want) in [
+        (&["BLPOP", "l", "0"][..], None, Array(None)),
+        (&["BLPOP", "l", "0"][..], Some("TIMEOUT"), Array(None)),
+        (
+            &["BRPOP", "a", "b", "0"][..],
+            Some("ERROR"),
+            err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        ),
+        (
+            &["BZPOPMIN", "z", "0"][..],
+            Some("error"),
+            err("UNBLOCKED client unblocked via CLIENT UNBLOCK"),
+        ),
+    ] {
+        let cmd: &'static [&'static str] = Box::leak(cmd.to_vec().into_boxed_slice());
+        let rx = blocked(&s, cmd);
+        let id = blocked_id(&mut r, &cmd[0].to_lowercase());
+        let mut args = vec!["CLIENT", "UNBLOCK", id.as_str()];
+        args.extend(how);
+        assert_eq!(r.cmd(&args), Int(1), "{cmd:?}");
+        assert_eq!(reply(&rx).0, want, "{cmd:?}");
+        // Not blocked any more: nothing to unblock.
+        assert_eq!(r.cmd(&["CLIENT", "UNBLOCK", id.as_str()]), Int(0));
+    }
+    assert_eq!(r.cmd(&["RPUSH", "l", "x"]), Int(1));
+    assert_eq!(r.cmd(&["LRANGE", "l", "0", "-1"]), arr(&["x"]));
+    check(
+        &mut r,
+        &[
+            (
+                &["CLIENT", "UNBLOCK", "asd"],
+                err("ERR value is not an integer or out of range"),
+            ),
+            (&["CLIENT", "UNBLOCK", "999999"], Int(0)),
+            (
+                &["CLIENT", "UNBLOCK", "1", "later"],
+                err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR"),
+            ),
+        ],
+    );
+}

@@ -3,7 +3,10 @@
 
 use std::cell::Cell;
 use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
+use std::task::Poll;
+use std::task::Waker;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,6 +27,51 @@ pub struct ClientInfo {
     pub last_active: Cell<Instant>,
     pub last_command: Cell<&'static str>,
     pub resp: Cell<u8>,
+    /// CLIENT UNBLOCK's handle on a blocking command this client waits in.
+    pub unblock: Unblock,
+}
+
+/// Lets CLIENT UNBLOCK (run on this client's core) end the blocking
+/// command the client waits in: as if it timed out, or with an error.
+#[derive(Default)]
+pub struct Unblock {
+    blocked: Cell<bool>,
+    /// Some(true): answer -UNBLOCKED; Some(false): answer as a timeout.
+    request: Cell<Option<bool>>,
+    waker: RefCell<Option<Waker>>,
+}
+
+impl Unblock {
+    /// Asks the waiting command to end; false when the client is not
+    /// blocked (or already asked), as Redis answers 0 then.
+    pub fn request(&self, error: bool) -> bool {
+        if !self.blocked.get() || self.request.get().is_some() {
+            return false;
+        }
+        self.request.set(Some(error));
+        if let Some(w) = self.waker.borrow_mut().take() {
+            w.wake();
+        }
+        true
+    }
+
+    /// Runs `fut` until it ends, or until CLIENT UNBLOCK asks (Err(error)).
+    pub async fn run<T>(&self, fut: impl Future<Output = T>) -> Result<T, bool> {
+        self.blocked.set(true);
+        self.request.set(None);
+        let asked = std::future::poll_fn(|cx| match self.request.get() {
+            Some(error) => Poll::Ready(Err(error)),
+            None => {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        });
+        let r = futures_lite::future::or(async { Ok(fut.await) }, asked).await;
+        self.blocked.set(false);
+        self.request.set(None);
+        self.waker.borrow_mut().take();
+        r
+    }
 }
 
 impl ClientInfo {

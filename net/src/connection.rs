@@ -75,13 +75,14 @@ impl Batch {
 
     /// Adds one command's plan. A dependent-steps plan runs now, and is
     /// abandoned if the client hangs up meanwhile (a blocked BLPOP must
-    /// not outlive its client); answers false then.
+    /// not outlive its client); answers false then. CLIENT UNBLOCK ends a
+    /// blocking one early.
     async fn push(
         &mut self,
         cx: &Rc<CoreCtx>,
         plan: Plan,
         proto: Protocol,
-        stream: Option<&TcpStream>,
+        stream: Option<(&TcpStream, &ClientInfo)>,
     ) -> bool {
         let idx = self.slots.len();
         let slot = match plan {
@@ -105,9 +106,14 @@ impl Batch {
             Plan::Block(fut) => {
                 self.run_groups(cx).await;
                 match stream {
-                    Some(s) => match until_hangup(fut, s).await {
-                        Some(r) => Slot::Ready(r),
-                        None => return false,
+                    Some((s, info)) => match info.unblock.run(until_hangup(fut, s)).await {
+                        Ok(Some(r)) => Slot::Ready(r),
+                        Ok(None) => return false,
+                        Err(true) => Slot::Ready(Reply::error(
+                            "UNBLOCKED client unblocked via CLIENT UNBLOCK",
+                        )),
+                        // Redis answers an unblocked client as if it timed out.
+                        Err(false) => Slot::Ready(Reply::NilArray),
                     },
                     None => Slot::Ready(fut.await),
                 }
@@ -194,6 +200,7 @@ fn register(cx: &Rc<CoreCtx>, stream: &TcpStream) -> Rc<ClientInfo> {
         last_active: now.into(),
         last_command: "NULL".into(),
         resp: 2.into(),
+        unblock: Default::default(),
     });
     cx.clients.borrow_mut().insert(id, info.clone());
     info
@@ -275,7 +282,10 @@ async fn serve(
                     } else {
                         proto_before
                     };
-                    if !batch.push(cx, plan, proto, Some(&*stream)).await {
+                    if !batch
+                        .push(cx, plan, proto, Some((&*stream, &conn.info)))
+                        .await
+                    {
                         return Ok(());
                     }
                     if conn.closing {

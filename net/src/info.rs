@@ -41,18 +41,6 @@ impl CoreSnapshot {
     }
 }
 
-fn rss_bytes() -> u64 {
-    // Resident pages from /proc; page size 4 KiB on the platforms we run on.
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| {
-            s.split_whitespace()
-                .nth(1)
-                .and_then(|v| v.parse::<u64>().ok())
-        })
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= 1024.0 * 1024.0 * 1024.0 {
@@ -122,11 +110,12 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                 shared.blocked.load(Ordering::Relaxed),
             ),
             "memory" => {
-                let rss = rss_bytes();
+                let rss = crate::shared::rss_bytes();
                 write!(
                     out,
-                    "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
-                    human(rss)
+                    "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+                    human(rss),
+                    shared.maxmemory.load(Ordering::Relaxed)
                 )
             }
             "persistence" => write!(

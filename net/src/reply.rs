@@ -48,8 +48,9 @@ pub enum CmdError {
     BadClientName,
     #[error("no such client")]
     NoSuchClient,
-    #[error("timeout is negative or out of range")]
-    BadCount(&'static str),
+    /// A fixed Redis error text; `ERR ` is prepended on the wire.
+    #[error("{0}")]
+    Text(&'static str),
     #[error("shard operation failed")]
     Op(#[from] OpError),
 }
@@ -96,7 +97,7 @@ impl CmdError {
                 "ERR Client names cannot contain spaces, newlines or special characters.".into()
             }
             CmdError::NoSuchClient => "ERR No such client".into(),
-            CmdError::BadCount(what) => format!("ERR {what}"),
+            CmdError::Text(what) => format!("ERR {what}"),
             CmdError::Op(e) => return op_error_reply(e),
         })
     }
@@ -119,6 +120,8 @@ pub fn op_error_reply(e: &OpError) -> Reply {
         OpError::NoLeader => "TRYAGAIN no leader for this shard yet, try again".into(),
         OpError::Storage(why) => format!("IOERR storage failure, writes refused: {why}"),
         OpError::IndexOutOfRange => "ERR index out of range".into(),
+        OpError::BusyKey => "BUSYKEY Target key name already exists.".into(),
+        OpError::BadDataFormat => "ERR Bad data format".into(),
         OpError::ScoreNaN => "ERR resulting score is not a number (NaN)".into(),
     })
 }

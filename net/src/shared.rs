@@ -35,6 +35,9 @@ pub struct Shared {
     pub proto_max_bulk_len: AtomicUsize,
     pub query_buffer_limit: AtomicUsize,
     pub output_timeout_ms: AtomicU64,
+    /// CONFIG SET maxmemory, bytes (0: no limit). Over it, commands flagged
+    /// `denyoom` are refused with -OOM (policy noeviction: nothing is evicted).
+    pub maxmemory: AtomicU64,
     pub connected: AtomicUsize,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked: AtomicUsize,
@@ -55,7 +58,6 @@ impl Shared {
             ("appendonly", "yes"),
             ("save", ""),
             ("databases", "1"),
-            ("maxmemory", "0"),
             ("maxmemory-policy", "noeviction"),
             ("timeout", "0"),
             ("tcp-keepalive", "300"),
@@ -99,6 +101,7 @@ impl Shared {
             proto_max_bulk_len: AtomicUsize::new(512 * 1024 * 1024),
             query_buffer_limit: AtomicUsize::new(1024 * 1024 * 1024),
             output_timeout_ms: AtomicU64::new(opts.output_timeout_ms),
+            maxmemory: AtomicU64::new(0),
             connected: AtomicUsize::new(0),
             blocked: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
@@ -132,9 +135,89 @@ impl Shared {
             self.query_buffer_limit.load(Ordering::Relaxed).to_string(),
         );
         m.insert(
+            "maxmemory".into(),
+            self.maxmemory.load(Ordering::Relaxed).to_string(),
+        );
+        m.insert(
             "client-output-write-timeout".into(),
             self.output_timeout_ms.load(Ordering::Relaxed).to_string(),
         );
         m
+    }
+}
+
+impl Shared {
+    /// True when a maxmemory limit is set and the process uses more: what
+    /// Redis (policy noeviction) checks before every `denyoom` command. The
+    /// resident size is read at most every 100 ms per core, and not at all
+    /// without a limit, so the hot path pays one atomic load.
+    pub fn over_maxmemory(&self) -> bool {
+        let limit = self.maxmemory.load(Ordering::Relaxed);
+        if limit == 0 {
+            return false;
+        }
+        thread_local! {
+            static LAST: std::cell::Cell<Option<(Instant, u64)>> = const { std::cell::Cell::new(None) };
+        }
+        let used = LAST.with(|last| match last.get() {
+            Some((at, rss)) if at.elapsed() < std::time::Duration::from_millis(100) => rss,
+            _ => {
+                let rss = rss_bytes();
+                last.set(Some((Instant::now(), rss)));
+                rss
+            }
+        });
+        used > limit
+    }
+}
+
+/// Resident memory of the process (INFO's used_memory, maxmemory's measure).
+pub fn rss_bytes() -> u64 {
+    // Resident pages from /proc; page size 4 KiB on the platforms we run on.
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map_or(0, |pages| pages * 4096)
+}
+
+/// Parses a memory amount as Redis's config does: a number with an
+/// optional unit (`k` 1000, `kb` 1024, `m`, `mb`, `g`, `gb`), any case.
+pub fn parse_memory(v: &str) -> Option<u64> {
+    let lower = v.to_ascii_lowercase();
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
+    let (num, unit) = lower.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_memory;
+
+    #[test]
+    fn memory_units_follow_redis() {
+        assert_eq!(parse_memory("0"), Some(0));
+        assert_eq!(parse_memory("1"), Some(1));
+        assert_eq!(parse_memory("100mb"), Some(100 << 20));
+        assert_eq!(parse_memory("2GB"), Some(2 << 30));
+        assert_eq!(parse_memory("3k"), Some(3000));
+        assert_eq!(parse_memory("-1"), None);
+        assert_eq!(parse_memory("1tb"), None);
+        assert_eq!(parse_memory("mb"), None);
     }
 }

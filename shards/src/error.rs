@@ -44,6 +44,13 @@ pub enum OpError {
     /// LSET at an index outside the list.
     #[error("index out of range")]
     IndexOutOfRange,
+    /// RESTORE onto an existing key without REPLACE.
+    #[error("target key name already exists")]
+    BusyKey,
+    /// RESTORE of a payload whose checksum is right but whose content is not
+    /// a value this server wrote.
+    #[error("bad data format")]
+    BadDataFormat,
     /// ZADD INCR / ZINCRBY would make a score NaN (inf + -inf).
     #[error("resulting score is not a number")]
     ScoreNaN,

@@ -232,6 +232,12 @@ impl Shard {
             Op::Restore { key, record, nx } => {
                 keyspace::op_restore(self, &key, &record, nx, now_ms)
             }
+            Op::RestoreDump {
+                key,
+                dumped,
+                replace,
+                expire_at,
+            } => keyspace::op_restore_dump(self, &key, &dumped, replace, expire_at, now_ms),
             Op::Rename { src, dst, nx } => keyspace::op_rename(self, &src, &dst, nx, now_ms),
             Op::Lists(op) => list::execute(self, op, now_ms),
             Op::Sets(op) => set::execute(self, op, now_ms),

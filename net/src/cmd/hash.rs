@@ -318,7 +318,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         // Redis refuses |count| > LONG_MAX/2; we also bound the reply a
         // client can make us build (a negative count repeats fields).
         if c.unsigned_abs() > MAX_RANDFIELD {
-            return Err(CmdError::BadCount("value is out of range"));
+            return Err(CmdError::Text("value is out of range"));
         }
     }
     let op = Op::HGetAll {

@@ -128,14 +128,14 @@ fn nil_array_reply(r: OpResult<Output>) -> Reply {
 fn non_negative(arg: &[u8], msg: &'static str) -> Result<u64, CmdError> {
     match number::parse_i64(arg) {
         Some(v) if v >= 0 => Ok(v as u64),
-        _ => Err(CmdError::BadCount(msg)),
+        _ => Err(CmdError::Text(msg)),
     }
 }
 
 /// A positive integer, else `msg` (`getRangeLongFromObjectOrReply(1, LONG_MAX)`).
 fn positive(arg: &[u8], msg: &'static str) -> Result<u64, CmdError> {
     match non_negative(arg, msg)? {
-        0 => Err(CmdError::BadCount(msg)),
+        0 => Err(CmdError::Text(msg)),
         v => Ok(v),
     }
 }
@@ -154,11 +154,11 @@ fn side(arg: &[u8]) -> Result<bool, CmdError> {
 /// A blocking timeout in seconds (a float) as Redis reads it: rounded up
 /// to whole milliseconds; None for 0, which waits forever.
 fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = number::parse_f64(arg)
-        .ok_or(CmdError::BadCount("timeout is not a float or out of range"))?;
+    let secs =
+        number::parse_f64(arg).ok_or(CmdError::Text("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
     if ms < 0.0 {
-        return Err(CmdError::BadCount("timeout is negative"));
+        return Err(CmdError::Text("timeout is negative"));
     }
     // `as` saturates: a huge timeout is as good as forever.
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
@@ -300,7 +300,7 @@ fn lpos(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
             Some(v) if is(&a[j], "rank") => {
                 rank = int(v)?;
                 if rank == 0 {
-                    return Err(CmdError::BadCount(
+                    return Err(CmdError::Text(
                         "RANK can't be zero: use 1 to start from the first match, 2 from the \
                          second ... or use negative to start from the end of the list",
                     ));
@@ -731,13 +731,10 @@ mod tests {
         assert_eq!(timeout(b"0.0001"), Ok(Some(Duration::from_millis(1))));
         // ceil(-0.1 ms) is 0: Redis waits forever rather than complain.
         assert_eq!(timeout(b"-0.0001"), Ok(None));
-        assert_eq!(
-            timeout(b"-1"),
-            Err(CmdError::BadCount("timeout is negative"))
-        );
+        assert_eq!(timeout(b"-1"), Err(CmdError::Text("timeout is negative")));
         assert_eq!(
             timeout(b"abc"),
-            Err(CmdError::BadCount("timeout is not a float or out of range"))
+            Err(CmdError::Text("timeout is not a float or out of range"))
         );
         assert!(timeout(b"1e300").unwrap().is_some());
     }
@@ -751,7 +748,7 @@ mod tests {
             Ok((args("a"), false, 1))
         );
         let bad = |s: &str| mpop_args(&args(s), 1).unwrap_err();
-        let numkeys = CmdError::BadCount("numkeys should be greater than 0");
+        let numkeys = CmdError::Text("numkeys should be greater than 0");
         assert_eq!(bad("lmpop 0 a left"), numkeys);
         assert_eq!(bad("lmpop x a left"), numkeys);
         assert_eq!(bad("lmpop 3 a left"), CmdError::Syntax);
@@ -761,7 +758,7 @@ mod tests {
         assert_eq!(bad("lmpop 1 a left count 1 count 2"), CmdError::Syntax);
         assert_eq!(
             bad("lmpop 1 a left count 0"),
-            CmdError::BadCount("count should be greater than 0")
+            CmdError::Text("count should be greater than 0")
         );
     }
 }

@@ -26,6 +26,7 @@ macro_rules! spec {
 pub mod args;
 pub mod bits;
 pub mod blocking;
+pub mod dump;
 pub mod hash;
 pub mod keys;
 pub mod lcs;
@@ -113,13 +114,22 @@ impl CommandSpec {
     pub fn is_write(&self) -> bool {
         self.flags.contains(&"write")
     }
+
+    /// May grow memory: refused while over maxmemory.
+    pub fn denies_oom(&self) -> bool {
+        self.flags.contains(&"denyoom")
+    }
 }
+
+/// Redis's reply to a `denyoom` command while used memory is over maxmemory.
+pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
 static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
     let mut m = HashMap::new();
     for family in [
         string::COMMANDS,
         keys::COMMANDS,
+        dump::COMMANDS,
         hash::COMMANDS,
         list::COMMANDS,
         multi::COMMANDS,
@@ -189,6 +199,11 @@ pub fn plan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Plan {
         return Plan::Reply(CmdError::WrongArity(spec.name.to_string()).to_reply());
     }
     ctx.conn.last_command = spec.name;
+    // Inside EXEC the transaction was checked as a whole (multi::exec).
+    if !ctx.conn.in_exec && spec.denies_oom() && ctx.cx.shared.over_maxmemory() {
+        multi::flag(ctx);
+        return Plan::Reply(Reply::error(OOM));
+    }
     if ctx.conn.multi.is_some() && !multi::runs_inside_multi(spec) {
         return multi::queue(ctx, spec, args);
     }

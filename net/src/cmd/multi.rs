@@ -245,6 +245,21 @@ fn exec(ctx: &mut Ctx<'_>, _a: &[Bytes]) -> Result<Plan, CmdError> {
             Reply::error("EXECABORT Transaction discarded because of previous errors."),
         ));
     }
+    // Redis checks a transaction as one command whose flags are the union
+    // of its commands': one that may grow memory fails it while over the limit.
+    let grows = m
+        .queued
+        .iter()
+        .any(|args| super::lookup(&args[0]).is_some_and(|s| s.denies_oom()));
+    if grows && ctx.cx.shared.over_maxmemory() {
+        return Ok(unwatch_then(
+            ctx,
+            Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {}",
+                super::OOM
+            )),
+        ));
+    }
     ctx.conn.in_exec = true;
     let plans: Vec<Plan> = m.queued.iter().map(|args| super::plan(ctx, args)).collect();
     ctx.conn.in_exec = false;

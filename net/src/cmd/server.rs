@@ -378,6 +378,33 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
                 .collect();
             Reply::Verbatim(text)
         })))
+    } else if is(sub, "unblock") {
+        if a.len() != 3 && a.len() != 4 {
+            return Err(CmdError::Syntax);
+        }
+        let id = int(&a[2])?;
+        let error = match a.get(3) {
+            None => false,
+            Some(m) if is(m, "timeout") => false,
+            Some(m) if is(m, "error") => true,
+            Some(_) => {
+                return reply(Reply::error(
+                    "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ));
+            }
+        };
+        let cx = ctx.cx.clone();
+        Ok(Plan::Async(Box::pin(async move {
+            let id = id as u64;
+            let done = gather(&cx, move |cx| {
+                cx.clients
+                    .borrow()
+                    .get(&id)
+                    .is_some_and(|c| c.unblock.request(error))
+            })
+            .await;
+            Reply::Int(i64::from(done.into_iter().any(|d| d)))
+        })))
     } else if is(sub, "no-evict") || is(sub, "no-touch") {
         arity(3, &lossy(sub).to_lowercase())?;
         if is(&a[2], "on") || is(&a[2], "off") {
@@ -395,6 +422,7 @@ fn client(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
                 "SETINFO <option> <value>",
                 "INFO",
                 "LIST [TYPE normal|ID id ...]",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             ]
             .iter()
             .map(|l| Reply::Simple((*l).into()))
@@ -482,6 +510,11 @@ fn config_set(shared: &crate::shared::Shared, name: &str, value: &str) -> Result
                 .proto_max_bulk_len
                 .store(n as usize, Ordering::Relaxed)
         }
+        "maxmemory" => shared.maxmemory.store(
+            crate::shared::parse_memory(value)
+                .ok_or_else(|| invalid("argument must be a memory value"))?,
+            Ordering::Relaxed,
+        ),
         "client-query-buffer-limit" => shared
             .query_buffer_limit
             .store(number()?.max(1024 * 1024) as usize, Ordering::Relaxed),

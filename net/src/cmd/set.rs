@@ -143,9 +143,11 @@ fn spop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         return Err(CmdError::Syntax);
     }
     let count = match a.get(2) {
-        Some(c) => Some(parse_i64(c).and_then(|n| u64::try_from(n).ok()).ok_or(
-            CmdError::BadCount("value is out of range, must be positive"),
-        )?),
+        Some(c) => Some(
+            parse_i64(c)
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or(CmdError::Text("value is out of range, must be positive"))?,
+        ),
         None => None,
     };
     let op = SetOp::Pop {
@@ -173,12 +175,12 @@ fn srandmember(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     };
     match count {
         Some(i64::MIN) => {
-            return Err(CmdError::BadCount(
+            return Err(CmdError::Text(
                 "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
             ));
         }
         Some(c) if c.unsigned_abs() > MAX_RANDMEMBER => {
-            return Err(CmdError::BadCount("value is out of range"));
+            return Err(CmdError::Text("value is out of range"));
         }
         _ => {}
     }
@@ -392,9 +394,9 @@ fn members_of(o: Output) -> BTreeSet<Bytes> {
 fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let numkeys = parse_i64(&a[1])
         .filter(|n| *n >= 1)
-        .ok_or(CmdError::BadCount("numkeys should be greater than 0"))?;
+        .ok_or(CmdError::Text("numkeys should be greater than 0"))?;
     if numkeys > (a.len() - 2) as i64 {
-        return Err(CmdError::BadCount(
+        return Err(CmdError::Text(
             "Number of keys can't be greater than number of args",
         ));
     }
@@ -405,7 +407,7 @@ fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         if is(&a[i], "limit") && i + 1 < a.len() {
             limit = parse_i64(&a[i + 1])
                 .and_then(|n| u64::try_from(n).ok())
-                .ok_or(CmdError::BadCount("LIMIT can't be negative"))?;
+                .ok_or(CmdError::Text("LIMIT can't be negative"))?;
             i += 2;
         } else {
             return Err(CmdError::Syntax);

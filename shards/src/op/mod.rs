@@ -267,6 +267,16 @@ pub enum Op {
     Unblock(u64),
     /// OBJECT ENCODING: the Redis encoding name a key would have.
     Encoding(Bytes),
+    /// RESTORE of a DUMP payload (its checksum already verified): writes
+    /// `dumped` as `key` with `expire_at` (None: no expiry). Without
+    /// `replace` an existing key is BUSYKEY; an `expire_at` already past
+    /// only deletes `key` (with `replace`), as Redis does.
+    RestoreDump {
+        key: Bytes,
+        dumped: Bytes,
+        replace: bool,
+        expire_at: Option<i64>,
+    },
 }
 
 impl Op {

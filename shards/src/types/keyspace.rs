@@ -384,6 +384,32 @@ pub fn op_restore(
     Ok(Output::Int(1))
 }
 
+/// RESTORE key ttl payload [REPLACE]: `dumped` is what `op_dump` made
+/// (the DUMP command's checksum trailer already stripped). The value keeps
+/// no expiry of its own: `expire_at` is the command's.
+pub fn op_restore_dump(
+    sh: &mut Shard,
+    key: &[u8],
+    dumped: &[u8],
+    replace: bool,
+    expire_at: Option<i64>,
+    now: i64,
+) -> OpResult<Output> {
+    let d: Dumped = crate::codec::decode(dumped).map_err(|_| OpError::BadDataFormat)?;
+    let mut meta = Meta::decode(&d.record).ok_or(OpError::BadDataFormat)?;
+    let e = sh.entry(key, now)?;
+    if e.exists() && !replace {
+        return Err(OpError::BusyKey);
+    }
+    if expire_at.is_some_and(|t| t <= now) {
+        sh.remove(key, &e);
+        return Ok(Output::Ok);
+    }
+    meta.expire_at = expire_at;
+    write_key(sh, key, &e, &meta, d.fields, now);
+    Ok(Output::Ok)
+}
+
 /// COPY on one shard: a new value (a collection gets a fresh version with
 /// copies of every field) with the source's expiry.
 pub fn op_copy(

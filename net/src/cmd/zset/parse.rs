@@ -16,7 +16,7 @@ use crate::reply::CmdError;
 
 /// A fixed Redis error text (`ERR ` is prepended on the wire).
 pub(super) fn err(text: &'static str) -> CmdError {
-    CmdError::BadCount(text)
+    CmdError::Text(text)
 }
 
 pub(super) const MIN_MAX_NOT_FLOAT: &str = "min or max is not a float";
