@@ -239,3 +239,82 @@ fn redis_cli_drives_the_server() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "OK\n1");
 }
+
+/// `snapshot=` of every shard in INFO raft.
+fn snapshot_indexes(r: &mut common::Raw) -> Vec<u64> {
+    let Bulk(Some(text)) = r.cmd(&["INFO", "raft"]) else {
+        panic!("INFO raft")
+    };
+    String::from_utf8_lossy(&text)
+        .lines()
+        .filter(|l| l.starts_with("shard_"))
+        .map(|l| {
+            l.split(',')
+                .find_map(|f| f.strip_prefix("snapshot="))
+                .expect("snapshot= field")
+                .parse()
+                .expect("snapshot index")
+        })
+        .collect()
+}
+
+/// SAVE snapshots every shard's Raft group (INFO raft shows it), the data
+/// survives a restart from the snapshot, LASTSAVE moves, BGSAVE answers
+/// at once, SAVE/SHUTDOWN are refused inside MULTI, and SHUTDOWN stops
+/// the server cleanly.
+#[test]
+fn save_bgsave_lastsave_shutdown() {
+    let mut s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    let before = match r.cmd(&["LASTSAVE"]) {
+        Int(t) => t,
+        other => panic!("LASTSAVE: {other:?}"),
+    };
+    for i in 0..50 {
+        let k = format!("k{i}");
+        assert_eq!(r.cmd(&["SET", &k, "v"]), Simple("OK".into()));
+    }
+    assert_eq!(snapshot_indexes(&mut r), vec![0, 0]);
+    assert_eq!(r.cmd(&["SAVE"]), Simple("OK".into()));
+    let after = snapshot_indexes(&mut r);
+    assert_eq!(after.len(), 2);
+    assert!(
+        after.iter().all(|&i| i > 0),
+        "every shard snapshotted: {after:?}"
+    );
+    let Int(t) = r.cmd(&["LASTSAVE"]) else {
+        panic!()
+    };
+    assert!(t >= before);
+    assert_eq!(
+        r.cmd(&["BGSAVE"]),
+        Simple("Background saving started".into())
+    );
+    assert_eq!(r.cmd(&["BGSAVE", "NOW"]), Resp::err("ERR syntax error"));
+    for cmd in ["SAVE", "SHUTDOWN"] {
+        assert_eq!(r.cmd(&["MULTI"]), Simple("OK".into()));
+        assert_eq!(r.cmd(&["SET", "foo", "bar"]), Simple("QUEUED".into()));
+        assert_eq!(
+            r.cmd(&[cmd]),
+            Resp::err("ERR Command not allowed inside a transaction")
+        );
+        assert_eq!(
+            r.cmd(&["EXEC"]),
+            Resp::err("EXECABORT Transaction discarded because of previous errors.")
+        );
+    }
+    assert_eq!(r.cmd(&["EXISTS", "foo"]), Int(0));
+    assert_eq!(
+        r.cmd(&["SHUTDOWN", "ABORT"]),
+        Resp::err("ERR No shutdown in progress.")
+    );
+    drop(r);
+    // The data comes back from the snapshots (and the log after them).
+    s.restart();
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["DBSIZE"]), Int(50));
+    assert_eq!(r.cmd(&["GET", "k7"]), Resp::bulk("v"));
+    r.send(&common::Raw::encode(&["SHUTDOWN"]));
+    assert_eq!(s.wait_exit(std::time::Duration::from_secs(20)), Some(0));
+    assert!(r.is_closed(), "the connection closes without a reply");
+}

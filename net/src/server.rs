@@ -72,6 +72,33 @@ where
     out
 }
 
+/// Like [`gather`] for work that awaits: `f` makes a future on every core,
+/// which runs there as its own task; the results come back in shard order.
+pub async fn gather_async<T, F, Fut>(cx: &Rc<CoreCtx>, f: F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: Fn(Rc<CoreCtx>) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    let receivers = gather(cx, move |cx| {
+        let (tx, rx) = flume::bounded(1);
+        let fut = f(cx.clone());
+        glommio::spawn_local(async move {
+            let _ = tx.send(fut.await);
+        })
+        .detach();
+        rx
+    })
+    .await;
+    let mut out = Vec::with_capacity(receivers.len());
+    for rx in receivers {
+        if let Ok(v) = rx.recv_async().await {
+            out.push(v);
+        }
+    }
+    out
+}
+
 /// Commits and syncs this core's shard; used by shutdown. Blocking is fine
 /// there: nothing else runs on the core any more.
 pub fn flush_current_core() -> Result<(), String> {

@@ -38,6 +38,10 @@ pub struct Shared {
     /// CONFIG SET maxmemory, bytes (0: no limit). Over it, commands flagged
     /// `denyoom` are refused with -OOM (policy noeviction: nothing is evicted).
     pub maxmemory: AtomicU64,
+    /// Unix seconds of the last completed SAVE/BGSAVE (LASTSAVE); start time at first.
+    pub last_save: AtomicU64,
+    /// A BGSAVE is running.
+    pub saving: std::sync::atomic::AtomicBool,
     pub connected: AtomicUsize,
     /// Clients waiting in a blocking command (INFO blocked_clients).
     pub blocked: AtomicUsize,
@@ -102,6 +106,8 @@ impl Shared {
             query_buffer_limit: AtomicUsize::new(1024 * 1024 * 1024),
             output_timeout_ms: AtomicU64::new(opts.output_timeout_ms),
             maxmemory: AtomicU64::new(0),
+            last_save: AtomicU64::new(unix_secs()),
+            saving: Default::default(),
             connected: AtomicUsize::new(0),
             blocked: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
@@ -169,6 +175,13 @@ impl Shared {
         });
         used > limit
     }
+}
+
+/// Seconds since the epoch, now.
+pub fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Resident memory of the process (INFO's used_memory, maxmemory's measure).

@@ -564,6 +564,28 @@ impl Core {
             .unwrap_or(Err(OpError::Storage("no result".into())))
     }
 
+    /// SAVE for this shard: builds a Raft snapshot covering everything
+    /// applied so far (off the executor, see `raft::snapshot`) and waits
+    /// until the group reports it. Bounded by `timeout`.
+    pub async fn save(&self, timeout: Duration) -> OpResult<()> {
+        use openraft_rt::WatchReceiver;
+        let applied = {
+            let m = self.raft.metrics();
+            let m = m.borrow_watched();
+            m.last_applied.map_or(0, |l| l.index)
+        };
+        self.raft.trigger().snapshot().await.map_err(raft_err)?;
+        self.raft
+            .wait(Some(timeout))
+            .metrics(
+                |m| m.snapshot.is_some_and(|s| s.index >= applied),
+                "snapshot covers every applied entry",
+            )
+            .await
+            .map_err(raft_err)?;
+        Ok(())
+    }
+
     /// Syncs the WAL on the calling thread. Only for shutdown, when
     /// blocking the executor no longer matters.
     pub fn flush_blocking(&self) -> OpResult<()> {

@@ -30,6 +30,7 @@ use crate::types::hash;
 use crate::types::keyspace;
 use crate::types::list;
 use crate::types::set;
+use crate::types::sort;
 use crate::types::string;
 use crate::types::zset;
 
@@ -254,6 +255,8 @@ impl Shard {
                 ops.into_iter().map(|op| self.execute(op, now_ms)).collect(),
             )),
             Op::Encoding(k) => keyspace::op_encoding(self, &k, now_ms),
+            Op::SortSource(k) => sort::op_sort_source(self, &k, now_ms),
+            Op::Lookup(items) => sort::op_lookup(self, &items, now_ms),
             Op::SetBit { key, offset, on } => bits::op_setbit(self, &key, offset, on, now_ms),
             Op::GetBit { key, offset } => bits::op_getbit(self, &key, offset, now_ms),
             Op::BitCount { key, span } => bits::op_bitcount(self, &key, span, now_ms),

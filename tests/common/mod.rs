@@ -167,6 +167,20 @@ impl Server {
         None
     }
 
+    /// Waits (bounded) for the server to exit on its own; its exit code.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let c = self.child.as_mut()?;
+        let end = Instant::now() + deadline;
+        while Instant::now() < end {
+            if let Ok(Some(st)) = c.try_wait() {
+                self.child = None;
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// Starts the same server again on the same port and data dir.
     pub fn restart(&mut self) {
         self.kill9();

@@ -33,8 +33,10 @@ pub mod lcs;
 pub mod list;
 pub mod multi;
 pub mod object;
+pub mod persistence;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
 
@@ -134,9 +136,11 @@ static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::
         list::COMMANDS,
         multi::COMMANDS,
         object::COMMANDS,
+        persistence::COMMANDS,
         bits::COMMANDS,
         lcs::COMMANDS,
         set::COMMANDS,
+        sort::COMMANDS,
         zset::COMMANDS,
         server::COMMANDS,
     ] {

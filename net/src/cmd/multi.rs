@@ -115,6 +115,10 @@ pub fn queue(ctx: &mut Ctx<'_>, spec: &CommandSpec, args: &[Bytes]) -> Plan {
     let Some(m) = ctx.conn.multi.as_mut() else {
         return Plan::Reply(Reply::error("ERR EXEC without MULTI"));
     };
+    if spec.flags.contains(&"no-multi") {
+        m.dirty = true;
+        return Plan::Reply(Reply::error("ERR Command not allowed inside a transaction"));
+    }
     for i in key_positions(spec, args.len()) {
         let s = router.shard_of_key(&args[i]);
         match m.shard {

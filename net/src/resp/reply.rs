@@ -37,6 +37,8 @@ pub enum Reply {
     Double(f64),
     /// Verbatim text in RESP3 (INFO), a bulk string in RESP2.
     Verbatim(String),
+    /// Nothing goes on the wire (SHUTDOWN closes the connection instead).
+    Silent,
 }
 
 impl Reply {
@@ -76,7 +78,8 @@ fn to_resp2(r: Reply) -> Frame2 {
         Reply::Error(e) => Frame2::Error(error_text(&e).into_owned().into()),
         Reply::Int(i) => Frame2::Integer(i),
         Reply::Bulk(b) => Frame2::BulkString(b),
-        Reply::Nil | Reply::NilArray => Frame2::Null,
+        // Silent never nests; the top level writes nothing for it.
+        Reply::Nil | Reply::NilArray | Reply::Silent => Frame2::Null,
         Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
         Reply::Map(m) => Frame2::Array(
             m.into_iter()
@@ -110,7 +113,7 @@ fn to_resp3(r: Reply) -> Frame3 {
             data: b,
             attributes: None,
         },
-        Reply::Nil | Reply::NilArray => Frame3::Null,
+        Reply::Nil | Reply::NilArray | Reply::Silent => Frame3::Null,
         Reply::Array(a) => Frame3::Array {
             data: a.into_iter().map(to_resp3).collect(),
             attributes: None,
@@ -144,6 +147,7 @@ fn to_resp3(r: Reply) -> Frame3 {
 /// Appends the encoding of `r` to `out`.
 pub fn encode(out: &mut BytesMut, r: Reply, proto: Protocol) {
     match (proto, r) {
+        (_, Reply::Silent) => {}
         // redis-protocol's RESP2 has a single null; a null array is `*-1`.
         (Protocol::Resp2, Reply::NilArray) => out.extend_from_slice(b"*-1\r\n"),
         (Protocol::Resp2, r) => {

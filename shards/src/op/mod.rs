@@ -277,6 +277,10 @@ pub enum Op {
         replace: bool,
         expire_at: Option<i64>,
     },
+    /// SORT's input: `[type, [elements]]` of a list, set or zset.
+    SortSource(Bytes),
+    /// SORT's BY/GET lookups: per (key, hash field), the value or Nil.
+    Lookup(Vec<(Bytes, Option<Bytes>)>),
 }
 
 impl Op {
@@ -315,6 +319,8 @@ impl Op {
                 | Op::Unwatch(_)
                 | Op::WatchTouched(_)
                 | Op::Encoding(_)
+                | Op::SortSource(_)
+                | Op::Lookup(_)
                 | Op::Exec { .. }
                 | Op::Block { .. }
                 | Op::Unblock(_)

@@ -8,5 +8,6 @@ pub mod keyspace;
 pub mod list;
 pub mod number;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod zset;
