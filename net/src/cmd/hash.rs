@@ -250,23 +250,7 @@ fn flat_pairs(r: OpResult<Output>) -> Result<Vec<(Reply, Reply)>, Reply> {
 /// is a hint); a hash is read in one go either way.
 fn hscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let cursor = super::args::cursor(&a[2])?;
-    let mut pattern: Option<Bytes> = None;
-    let mut i = 3;
-    while i < a.len() {
-        let Some(v) = a.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if super::args::is(&a[i], "match") {
-            pattern = Some(v.clone());
-        } else if super::args::is(&a[i], "count") {
-            if int(v)? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let pattern = super::args::scan_match(a)?;
     let op = Op::HGetAll {
         key: a[1].clone(),
         what: HashPart::Both,

@@ -436,35 +436,13 @@ fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     })))
 }
 
-/// SSCAN options, checked (as Redis does) only once the key is known to
-/// be a set.
-fn scan_pattern(a: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
-    let mut pattern = None;
-    let mut i = 3;
-    while i < a.len() {
-        let Some(v) = a.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if is(&a[i], "match") {
-            pattern = Some(v.clone());
-        } else if is(&a[i], "count") {
-            if int(v)? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok(pattern)
-}
 
 /// SSCAN key cursor [MATCH pattern] [COUNT count]. Like Redis does for
 /// small sets, one call returns every matching member and cursor 0 (COUNT
 /// is a hint); a later non-zero cursor finds nothing left.
 fn sscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let cursor = super::args::cursor(&a[2])?;
-    let options = scan_pattern(a);
+    let options = super::args::scan_match(a);
     let op = Op::Sets(SetOp::Members(a[1].clone()));
     Ok(Plan::Many {
         parts: vec![(ctx.cx.core.router.shard_of_key(&a[1]), op)],

@@ -430,23 +430,7 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 /// member with its score and cursor 0; COUNT is a hint.
 fn zscan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let cursor = super::args::cursor(&a[2])?;
-    let mut pattern: Option<Bytes> = None;
-    let mut i = 3;
-    while i < a.len() {
-        let Some(v) = a.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if is(&a[i], "match") {
-            pattern = Some(v.clone());
-        } else if is(&a[i], "count") {
-            if int(v)? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let pattern = super::args::scan_match(a)?;
     let op = ZSetOp::Range {
         key: a[1].clone(),
         query: RangeQuery {
