@@ -3,6 +3,11 @@
 
 mod config;
 
+/// mimalloc: every command allocates small buffers (args, ops, replies)
+/// across shard threads; glibc malloc was ~15% of a SET's instructions.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::mpsc;

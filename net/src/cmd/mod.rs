@@ -40,7 +40,6 @@ pub mod sort;
 pub mod string;
 pub mod zset;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -126,8 +125,8 @@ impl CommandSpec {
 /// Redis's reply to a `denyoom` command while used memory is over maxmemory.
 pub const OOM: &str = "OOM command not allowed when used memory > 'maxmemory'.";
 
-static TABLE: LazyLock<HashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
-    let mut m = HashMap::new();
+static TABLE: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = LazyLock::new(|| {
+    let mut m = ahash::AHashMap::new();
     for family in [
         string::COMMANDS,
         keys::COMMANDS,

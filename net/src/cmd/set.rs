@@ -436,7 +436,6 @@ fn sintercard(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     })))
 }
 
-
 /// SSCAN key cursor [MATCH pattern] [COUNT count]. Like Redis does for
 /// small sets, one call returns every matching member and cursor 0 (COUNT
 /// is a hint); a later non-zero cursor finds nothing left.
