@@ -71,6 +71,9 @@ pub struct ShardStateMachine {
     files: Files,
     /// Snapshots built by this process, to make every snapshot id unique.
     built: Rc<Cell<u64>>,
+    /// What was applied last, as stored: read from disk once, then kept
+    /// here so an apply does not decode it again.
+    last: Option<(Option<LogId>, StoredMembership)>,
 }
 
 impl ShardStateMachine {
@@ -85,6 +88,7 @@ impl ShardStateMachine {
             current: Rc::new(RefCell::new(current)),
             files: Files { db, cf, dir },
             built: Rc::new(Cell::new(0)),
+            last: None,
         }
     }
 }
@@ -180,7 +184,11 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
             items.push(item?);
         }
         let mut shard = self.shard.borrow_mut();
-        let (mut applied, mut membership) = applied_state(&shard)?;
+        let (mut applied, mut membership) = match self.last.take() {
+            Some(last) => last,
+            None => applied_state(&shard)?,
+        };
+        let mut membership_changed = false;
         let mut replies = Vec::with_capacity(items.len());
         for (entry, responder) in items {
             let log_id = entry.log_id();
@@ -195,6 +203,7 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                 ),
                 EntryPayload::Membership(m) => {
                     membership = StoredMembership::new(Some(log_id), m);
+                    membership_changed = true;
                     WriteResponse(Vec::new())
                 }
             };
@@ -203,9 +212,16 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
                 replies.push((r, response));
             }
         }
-        save_applied(&mut shard, &applied, &membership)?;
+        // The membership record changes only with a membership entry; the
+        // applied id changes with every batch.
+        if membership_changed {
+            save_applied(&mut shard, &applied, &membership)?;
+        } else {
+            shard.set_raft_state(APPLIED, codec::encode(&applied)?);
+        }
         shard.commit()?;
         drop(shard);
+        self.last = Some((applied, membership));
         for (r, response) in replies {
             r.send(response);
         }
@@ -228,6 +244,7 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
     ) -> Result<(), io::Error> {
         // Nothing of this shard may be pending while its CF is replaced.
         self.shard.borrow_mut().commit()?;
+        self.last = None;
         let Files { db, cf, dir } = self.files.clone();
         let (found, own) = snapshot::off_executor("snapshot-install", move || {
             snapshot::install(db, cf, dir, snapshot)
