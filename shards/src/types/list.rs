@@ -95,6 +95,9 @@ fn field(l: &List, i: u64) -> [u8; 8] {
     l.head.wrapping_add(i).to_be_bytes()
 }
 
+/// Ranges up to this many elements are read with point lookups.
+const POINT_READS: u64 = 128;
+
 /// Elements `[from, to)` of `l`, in list order or (with `reverse`) from
 /// `to - 1` down to `from`.
 fn read(
@@ -107,6 +110,21 @@ fn read(
 ) -> OpResult<Vec<Bytes>> {
     let mut out = Vec::new();
     if from >= to {
+        return Ok(out);
+    }
+    // Elements are dense (index head + i), so a few of them are point
+    // reads. Those find the newest version at once, while an iterator has
+    // to step over every older version of the same index that a
+    // push/pop churn leaves in the memtable (LPOP fell to 0.09x of Redis
+    // with 16-deep pipelines on one list).
+    if to - from <= POINT_READS {
+        let n = to - from;
+        for k in 0..n {
+            let i = if reverse { to - 1 - k } else { from + k };
+            if let Some(v) = sh.sub_get(key, l.version, &field(l, i))? {
+                out.push(v);
+            }
+        }
         return Ok(out);
     }
     let (lo, hi) = (field(l, from), field(l, to));
