@@ -620,16 +620,25 @@ impl Core {
             let m = m.borrow_watched();
             m.last_applied.map_or(0, |l| l.index)
         };
-        self.raft.trigger().snapshot().await.map_err(raft_err)?;
-        self.raft
-            .wait(Some(timeout))
-            .metrics(
-                |m| m.snapshot.is_some_and(|s| s.index >= applied),
-                "snapshot covers every applied entry",
-            )
-            .await
-            .map_err(raft_err)?;
-        Ok(())
+        // openraft ignores a trigger while a build runs, and that build's
+        // cut may be older than `applied`: trigger again until one covers it.
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            self.raft.trigger().snapshot().await.map_err(raft_err)?;
+            let done = self
+                .raft
+                .wait(Some(Duration::from_secs(1)))
+                .metrics(
+                    |m| m.snapshot.is_some_and(|s| s.index >= applied),
+                    "snapshot covers every applied entry",
+                )
+                .await;
+            match done {
+                Ok(_) => return Ok(()),
+                Err(e) if std::time::Instant::now() >= deadline => return Err(raft_err(e)),
+                Err(_) => {}
+            }
+        }
     }
 
     /// Syncs the WAL on the calling thread. Only for shutdown, when

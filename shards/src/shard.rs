@@ -34,6 +34,10 @@ use crate::types::sort;
 use crate::types::string;
 use crate::types::zset;
 
+/// Collections up to this many elements are garbage-collected with point
+/// deletes, bigger ones with a range tombstone (see `Shard::drop_sub_keys`).
+const POINT_DELETE_MAX: u64 = 256;
+
 /// The stored state of one key as read at the start of an operation.
 #[derive(Debug, Clone)]
 pub struct Entry {
@@ -361,18 +365,37 @@ impl Shard {
         }
     }
 
-    /// Garbage collection of a deleted or replaced collection: one range
-    /// tombstone over its version's sub-keys, in the same batch as the
-    /// metadata change. DEL stays O(1) (no walk over the elements) and
-    /// compaction drops the covered records later. An empty collection has
-    /// no sub-keys left (each was deleted with its element), so it needs none.
+    /// Garbage collection of a deleted or replaced collection, in the same
+    /// batch as the metadata change. A big one gets one range tombstone over
+    /// its version's sub-keys: DEL stays O(1) (no walk over a million
+    /// elements) and compaction drops the covered records later. A small
+    /// one has its sub-keys deleted one by one: every range tombstone in a
+    /// memtable makes later reads of that memtable slower (measured: a
+    /// thousand of them cost each read milliseconds), so they are kept for
+    /// the keys that need them, and `storage` flushes a memtable that
+    /// collects too many. An empty collection has no sub-keys left.
     fn drop_sub_keys(&mut self, key: &[u8], old: &Meta) {
-        if let Body::Collection { version, size, .. } = old.body
-            && size > 0
-        {
-            let prefix = keys::subkey_prefix(key, version);
+        let Body::Collection { version, size, .. } = old.body else {
+            return;
+        };
+        if size == 0 {
+            return;
+        }
+        let prefix = keys::subkey_prefix(key, version);
+        if size > POINT_DELETE_MAX {
             self.store
                 .drop_unreachable(&prefix, &keys::prefix_end(&prefix));
+            return;
+        }
+        let mut fields = Vec::new();
+        // A failed read only leaves unreachable records behind (space, not
+        // correctness): the metadata change goes ahead either way.
+        let _ = self.sub_scan(key, version, b"", None, false, |f, _| {
+            fields.push(f.to_vec());
+            true
+        });
+        for f in fields {
+            self.store.delete(keys::subkey(key, version, &f));
         }
     }
 

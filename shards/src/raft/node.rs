@@ -121,5 +121,15 @@ pub async fn start(
         .state(ServerState::Leader, "single-node group elects itself")
         .await
         .map_err(|e| e.to_string())?;
+    // Entries after the last applied one (acknowledged before a crash) are
+    // applied once the new term's first entry commits; reads are served
+    // without a check by a sole leader, so they must wait for that.
+    raft.wait(Some(Duration::from_secs(30)))
+        .metrics(
+            |m| m.last_applied.map(|l| l.index) >= m.last_log_index,
+            "every logged entry is applied",
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(raft)
 }

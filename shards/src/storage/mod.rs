@@ -158,11 +158,20 @@ fn open_db(
     // memtable insert buys nothing and costs more per insert.
     db_opts.set_allow_concurrent_memtable_write(false);
     db_opts.set_keep_log_file_num(4);
-    let cfs = shards.flat_map(|i| {
+    let cfs = shards.clone().flat_map(|i| {
         [
             ColumnFamilyDescriptor::new(data_cf(i), cf_options(cache, opts)),
             ColumnFamilyDescriptor::new(raft_cf(i), cf_options(cache, opts)),
         ]
     });
-    Ok(Arc::new(DB::open_cf_descriptors(&db_opts, dir, cfs)?))
+    let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
+    // Reads of a memtable get slower with every range tombstone in it (the
+    // DEL of a big collection writes one): flush a memtable once it holds
+    // this many, so the tombstones move to an SST, fragmented once.
+    for i in shards {
+        if let Some(cf) = db.cf_handle(&data_cf(i)) {
+            db.set_options_cf(cf, &[("memtable_max_range_deletions", "32")])?;
+        }
+    }
+    Ok(Arc::new(db))
 }

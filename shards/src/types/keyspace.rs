@@ -397,6 +397,10 @@ pub fn op_restore_dump(
 ) -> OpResult<Output> {
     let d: Dumped = crate::codec::decode(dumped).map_err(|_| OpError::BadDataFormat)?;
     let mut meta = Meta::decode(&d.record).ok_or(OpError::BadDataFormat)?;
+    // The payload came from a client: its record must agree with its fields.
+    if !consistent(&meta, &d.fields) {
+        return Err(OpError::BadDataFormat);
+    }
     let e = sh.entry(key, now)?;
     if e.exists() && !replace {
         return Err(OpError::BusyKey);
@@ -408,6 +412,31 @@ pub fn op_restore_dump(
     meta.expire_at = expire_at;
     write_key(sh, key, &e, &meta, d.fields, now);
     Ok(Output::Ok)
+}
+
+/// True when a dumped record and its fields describe one valid value: a
+/// string has no fields; a collection is non-empty, its size matches its
+/// fields (a zset has two per member), and a list's fields are exactly the
+/// indexes `head..head+size`.
+fn consistent(meta: &Meta, fields: &[(Vec<u8>, Vec<u8>)]) -> bool {
+    match meta.body {
+        Body::String(_) => fields.is_empty(),
+        Body::Collection {
+            kind, size, head, ..
+        } => {
+            let per = if kind == RedisType::ZSet { 2 } else { 1 };
+            if size == 0 || fields.len() as u64 != size.saturating_mul(per) {
+                return false;
+            }
+            if kind != RedisType::List {
+                return true;
+            }
+            fields
+                .iter()
+                .enumerate()
+                .all(|(i, (f, _))| f.as_slice() == head.wrapping_add(i as u64).to_be_bytes())
+        }
+    }
 }
 
 /// COPY on one shard: a new value (a collection gets a fresh version with
