@@ -10,10 +10,13 @@ use std::task::Waker;
 use std::time::Instant;
 
 use bytes::Bytes;
+use shardis_shards::core::Core;
+use shardis_shards::op::Op;
 use shardis_shards::slot::ShardId;
 use shardis_shards::watch::Watched;
 
 use crate::resp::Protocol;
+use crate::resp::Reply;
 
 /// What CLIENT LIST shows about a connection. Owned by its core.
 pub struct ClientInfo {
@@ -39,6 +42,10 @@ pub struct Unblock {
     /// Some(true): answer -UNBLOCKED; Some(false): answer as a timeout.
     request: Cell<Option<bool>>,
     waker: RefCell<Option<Waker>>,
+    /// Where the command waits in line, once it does (`blocking::wait_on_shard`):
+    /// that shard is asked to let it go, and the command is awaited to its
+    /// end, so an element it popped meanwhile still reaches the client.
+    target: RefCell<Option<(Rc<Core>, ShardId, u64)>>,
 }
 
 impl Unblock {
@@ -55,10 +62,29 @@ impl Unblock {
         true
     }
 
-    /// Runs `fut` until it ends, or until CLIENT UNBLOCK asks (Err(error)).
-    pub async fn run<T>(&self, fut: impl Future<Output = T>) -> Result<T, bool> {
+    /// The registered target, taken out (the borrow must not outlive this:
+    /// the command clears its target when it ends).
+    fn take_target(&self) -> Option<(Rc<Core>, ShardId, u64)> {
+        self.target.borrow_mut().take()
+    }
+
+    /// Sets (or clears) the shard queue the blocked command waits in.
+    pub fn set_target(&self, target: Option<(Rc<Core>, ShardId, u64)>) {
+        *self.target.borrow_mut() = target;
+    }
+
+    /// Runs `fut` (a blocking command's reply; None: the client hung up)
+    /// until it ends, or until CLIENT UNBLOCK asks (Err(error)). A command
+    /// waiting in a shard's queue is released there and awaited: a null
+    /// reply then means it was unblocked, anything else was served first.
+    /// Any other wait is dropped at once.
+    pub async fn run(
+        &self,
+        fut: impl Future<Output = Option<Reply>>,
+    ) -> Result<Option<Reply>, bool> {
         self.blocked.set(true);
         self.request.set(None);
+        let mut fut = std::pin::pin!(fut);
         let asked = std::future::poll_fn(|cx| match self.request.get() {
             Some(error) => Poll::Ready(Err(error)),
             None => {
@@ -66,10 +92,24 @@ impl Unblock {
                 Poll::Pending
             }
         });
-        let r = futures_lite::future::or(async { Ok(fut.await) }, asked).await;
+        let r = futures_lite::future::or(async { Ok(fut.as_mut().await) }, asked).await;
+        let r = match r {
+            Err(error) => match self.take_target() {
+                Some((core, shard, id)) => {
+                    let _ = core.submit(shard, vec![Op::Unblock(id)]);
+                    match fut.await {
+                        Some(Reply::NilArray | Reply::Nil) => Err(error),
+                        served => Ok(served),
+                    }
+                }
+                None => Err(error),
+            },
+            ok => ok,
+        };
         self.blocked.set(false);
         self.request.set(None);
         self.waker.borrow_mut().take();
+        self.target.borrow_mut().take();
         r
     }
 }

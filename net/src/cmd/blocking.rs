@@ -14,6 +14,7 @@ use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::slot::ShardId;
 
+use crate::conn_state::ClientInfo;
 use crate::shared::Shared;
 
 /// Counts a client in INFO's blocked_clients while alive.
@@ -50,6 +51,7 @@ fn next_block_id(core: &Core) -> u64 {
 /// told to forget the client.
 pub async fn wait_on_shard(
     core: &Rc<Core>,
+    info: &ClientInfo,
     shard: ShardId,
     attempts: Vec<(Bytes, Op)>,
     deadline: Option<Instant>,
@@ -78,7 +80,10 @@ pub async fn wait_on_shard(
         attempts,
         timeout_ms,
     };
+    // CLIENT UNBLOCK releases the client here rather than dropping this.
+    info.unblock.set_target(Some((core.clone(), shard, id)));
     let r = core.call_one(shard, op).await;
+    info.unblock.set_target(None);
     forget.0 = None;
     r
 }

@@ -580,6 +580,7 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
     // Inside MULTI/EXEC a blocking command never blocks (Redis).
     let once = ctx.conn.in_exec;
     let shared = ctx.cx.shared.clone();
+    let info = ctx.conn.info.clone();
     Plan::Block(Box::pin(async move {
         let mut counted = None;
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
@@ -605,7 +606,8 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
                 counted = Some(super::blocking::Counted::new(&shared));
             }
             if let Some((shard, attempts)) = what.on_one_shard() {
-                return match super::blocking::wait_on_shard(&core, shard, attempts, deadline).await
+                return match super::blocking::wait_on_shard(&core, &info, shard, attempts, deadline)
+                    .await
                 {
                     Ok(Output::Nil) => Reply::NilArray,
                     r => output_reply(r),

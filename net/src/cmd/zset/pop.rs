@@ -265,6 +265,7 @@ fn block(ctx: &Ctx<'_>, pops: Pops, timeout: Option<Duration>, shape: Shape) -> 
     // Inside MULTI/EXEC a blocking command never blocks (Redis).
     let once = ctx.conn.in_exec;
     let shared = ctx.cx.shared.clone();
+    let info = ctx.conn.info.clone();
     Plan::Block(Box::pin(async move {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut pause = FIRST_POLL;
@@ -287,7 +288,8 @@ fn block(ctx: &Ctx<'_>, pops: Pops, timeout: Option<Duration>, shape: Shape) -> 
                     .map(|k| (k.clone(), pops.op(vec![k.clone()], false)))
                     .collect();
                 let r =
-                    crate::cmd::blocking::wait_on_shard(&core, *shard, attempts, deadline).await;
+                    crate::cmd::blocking::wait_on_shard(&core, &info, *shard, attempts, deadline)
+                        .await;
                 return match r {
                     Ok(Output::Nil) => Reply::NilArray,
                     r => popped_reply(r, shape, resp3),
