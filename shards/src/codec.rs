@@ -22,8 +22,21 @@ impl From<CodecError> for std::io::Error {
     }
 }
 
-fn config() -> bincode::config::Configuration {
-    bincode::config::standard()
+/// Most bytes one decode may claim. Without a limit bincode trusts a length
+/// prefix and allocates it before reading: random or hostile bytes (a
+/// RESTORE payload is client data) could ask for exabytes and abort the
+/// process. Far above any real record (values are bounded by
+/// proto-max-bulk-len, snapshot chunks by 64 MiB).
+const DECODE_LIMIT: usize = 4 << 30;
+
+type Config = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<DECODE_LIMIT>,
+>;
+
+fn config() -> Config {
+    bincode::config::standard().with_limit::<DECODE_LIMIT>()
 }
 
 pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
@@ -71,6 +84,15 @@ mod tests {
         #[test]
         fn decoding_random_bytes_never_panics(raw in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = decode::<Op>(&raw);
+        }
+
+        #[test]
+        fn huge_length_prefixes_are_errors(len in (DECODE_LIMIT as u64 + 1)..u64::MAX) {
+            // varint tag 253: a u64 length follows; nothing after it.
+            let mut raw = vec![253u8];
+            raw.extend_from_slice(&len.to_le_bytes());
+            prop_assert!(decode::<Vec<u8>>(&raw).is_err());
+            prop_assert!(decode::<bytes::Bytes>(&raw).is_err());
         }
 
         #[test]
