@@ -265,7 +265,15 @@ pub fn on_key(ctx: &Ctx<'_>, key: &Bytes, op: Op, finish: Finish) -> Plan {
 
 /// Groups key positions by owning shard, preserving first-seen shard order.
 pub fn group_by_shard(ctx: &Ctx<'_>, keys: &[Bytes]) -> Vec<(ShardId, Vec<usize>)> {
-    let router = &ctx.cx.core.router;
+    group_keys(&ctx.cx.core.router, keys)
+}
+
+/// [`group_by_shard`] for code that holds the router but no `Ctx` (the
+/// steps of an async plan).
+pub fn group_keys(
+    router: &shardis_shards::router::Router,
+    keys: &[Bytes],
+) -> Vec<(ShardId, Vec<usize>)> {
     let mut groups: Vec<(ShardId, Vec<usize>)> = Vec::new();
     for (i, k) in keys.iter().enumerate() {
         let s = router.shard_of_key(k);

@@ -19,7 +19,6 @@ use shardis_shards::error::OpResult;
 use shardis_shards::op::ListOp;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
-use shardis_shards::slot::ShardId;
 
 use super::CommandSpec;
 use super::Ctx;
@@ -142,22 +141,22 @@ async fn lookup_all(
         return Ok(elems.iter().cloned().map(Some).collect());
     }
     let mut out = vec![None; elems.len()];
-    let mut groups: Vec<(ShardId, Vec<usize>, Vec<(Bytes, Option<Bytes>)>)> = Vec::new();
+    // Elements whose pattern names a key, and those keys.
+    let (mut elem_of, mut keys, mut fields) = (Vec::new(), Vec::new(), Vec::new());
     for (i, e) in elems.iter().enumerate() {
-        let Some((key, field)) = substitute(pattern, e) else {
-            continue;
-        };
-        let shard = core.router.shard_of_key(&key);
-        match groups.iter_mut().find(|(s, _, _)| *s == shard) {
-            Some((_, idx, items)) => {
-                idx.push(i);
-                items.push((key, field));
-            }
-            None => groups.push((shard, vec![i], vec![(key, field)])),
+        if let Some((key, field)) = substitute(pattern, e) {
+            elem_of.push(i);
+            keys.push(key);
+            fields.push(field);
         }
     }
-    let mut pending = Vec::with_capacity(groups.len());
-    for (shard, idx, items) in groups {
+    let mut pending = Vec::new();
+    for (shard, positions) in super::group_keys(&core.router, &keys) {
+        let items = positions
+            .iter()
+            .map(|&p| (keys[p].clone(), fields[p].clone()))
+            .collect();
+        let idx: Vec<usize> = positions.iter().map(|&p| elem_of[p]).collect();
         pending.push((core.submit(shard, vec![Op::Lookup(items)]), idx));
     }
     for (p, idx) in pending {

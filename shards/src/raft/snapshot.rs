@@ -171,8 +171,9 @@ fn remove_others(dir: &Path, keep: &Path) {
     }
 }
 
-/// Reads only the metadata of a snapshot file.
-pub fn read_meta(path: &Path) -> io::Result<SnapshotMeta> {
+/// Opens a snapshot file, checks its magic and reads its metadata; the
+/// reader is left at the first record chunk.
+fn open(path: &Path) -> io::Result<(BufReader<File>, SnapshotMeta)> {
     let mut r = BufReader::new(File::open(path)?);
     let mut magic = [0u8; 8];
     r.read_exact(&mut magic)?;
@@ -182,7 +183,13 @@ pub fn read_meta(path: &Path) -> io::Result<SnapshotMeta> {
             "not a shardis snapshot",
         ));
     }
-    Ok(codec::decode(&read_part(&mut r)?)?)
+    let meta = codec::decode(&read_part(&mut r)?)?;
+    Ok((r, meta))
+}
+
+/// Reads only the metadata of a snapshot file.
+pub fn read_meta(path: &Path) -> io::Result<SnapshotMeta> {
+    Ok(open(path)?.1)
 }
 
 /// The newest complete snapshot in `dir`, if any (startup: openraft asks
@@ -224,16 +231,7 @@ pub fn install(
     file: SnapshotFile,
 ) -> io::Result<(Installed, SnapshotFile)> {
     let handle = cf(&db, &cf_name)?;
-    let mut r = BufReader::new(File::open(&file.path)?);
-    let mut magic = [0u8; 8];
-    r.read_exact(&mut magic)?;
-    if &magic != MAGIC {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a shardis snapshot",
-        ));
-    }
-    let _meta: SnapshotMeta = codec::decode(&read_part(&mut r)?)?;
+    let (mut r, _meta) = open(&file.path)?;
     let mut batch = WriteBatch::default();
     batch.delete_range_cf(handle, [0u8].as_slice(), keys::END);
     let mut found = Installed::default();
