@@ -47,6 +47,13 @@ pub struct Flags {
     /// Memory for the in-memory read cache of key records, MiB, split across shards [default: 1024]
     #[arg(long = "cache-mb")]
     pub cache_mb: Option<usize>,
+    /// RocksDB block cache shared by every shard's column families, MiB [default: 256]
+    #[arg(long = "block-cache-mb")]
+    pub block_cache_mb: Option<usize>,
+    /// Extra RocksDB options for the DB and every column family, in RocksDB's
+    /// option-string syntax ("write_buffer_size=67108864;enable_pipelined_write=true") [default: none]
+    #[arg(long = "rocksdb-options")]
+    pub rocksdb_options: Option<String>,
     /// Microseconds an idle shard spins before parking its thread; trades CPU for cross-core latency [default: 0]
     #[arg(long = "spin-before-park-us")]
     pub spin_before_park_us: Option<u64>,
@@ -69,6 +76,8 @@ struct FileConfig {
     spin_before_park_us: Option<u64>,
     client_output_write_timeout: Option<u64>,
     cache_mb: Option<usize>,
+    block_cache_mb: Option<usize>,
+    rocksdb_options: Option<String>,
     snapshot_every: Option<u64>,
     read_consistency: Option<String>,
 }
@@ -97,6 +106,8 @@ pub struct Config {
     pub spin_before_park_us: u64,
     pub client_output_write_timeout: u64,
     pub cache_mb: usize,
+    pub block_cache_mb: usize,
+    pub rocksdb_options: String,
     pub snapshot_every: u64,
     pub read_consistency: ReadConsistency,
 }
@@ -153,6 +164,11 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info,openraft=warn".into()),
             cache_mb: flags.cache_mb.or(file.cache_mb).unwrap_or(1024),
+            block_cache_mb: flags.block_cache_mb.or(file.block_cache_mb).unwrap_or(256),
+            rocksdb_options: flags
+                .rocksdb_options
+                .or(file.rocksdb_options)
+                .unwrap_or_default(),
             read_consistency,
             snapshot_every: flags
                 .snapshot_every

@@ -75,7 +75,12 @@ fn main() -> ExitCode {
 }
 
 fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
-    let dbs = storage::open_per_shard(&config.dir, config.shards, &Default::default())
+    let storage_opts = storage::StorageOptions {
+        block_cache_bytes: config.block_cache_mb << 20,
+        extra: config.rocksdb_options.clone(),
+        ..Default::default()
+    };
+    let dbs = storage::open_per_shard(&config.dir, config.shards, &storage_opts)
         .map_err(|e| e.to_string())?;
     let (router, inboxes) = Router::new(config.shards);
     let shared = Arc::new(Shared::new(ServerOptions {

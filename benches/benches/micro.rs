@@ -112,6 +112,10 @@ fn cross_core_hop(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("flume", format!("spin{spin_us}us")), |b| {
             b.iter_custom(|iters| flume_round_trips(iters, spin_us))
         });
+        g.bench_function(
+            BenchmarkId::new("glommio_shared_channel", format!("spin{spin_us}us")),
+            |b| b.iter_custom(|iters| glommio_round_trips(iters, spin_us)),
+        );
     }
     g.finish();
 }
@@ -146,12 +150,124 @@ fn flume_round_trips(iters: u64, spin_us: u64) -> Duration {
     elapsed
 }
 
+/// The same round trip over glommio's own cross-executor channel
+/// (`shared_channel`), the alternative to flume for the hop.
+fn glommio_round_trips(iters: u64, spin_us: u64) -> Duration {
+    use glommio::channels::shared_channel;
+    let (to_b, from_a) = shared_channel::new_bounded::<u64>(1);
+    let (to_a, from_b) = shared_channel::new_bounded::<u64>(1);
+    let spin = Duration::from_micros(spin_us);
+    let echo = LocalExecutorBuilder::new(Placement::Fixed(1))
+        .spin_before_park(spin)
+        .spawn(move || async move {
+            let (rx, tx) = (from_a.connect().await, to_a.connect().await);
+            while let Some(v) = rx.recv().await {
+                if tx.send(v).await.is_err() {
+                    break;
+                }
+            }
+        })
+        .expect("echo executor");
+    let driver = LocalExecutorBuilder::new(Placement::Fixed(0))
+        .spin_before_park(spin)
+        .spawn(move || async move {
+            let (tx, rx) = (to_b.connect().await, from_b.connect().await);
+            let start = Instant::now();
+            for i in 0..iters {
+                let _ = tx.send(i).await;
+                let _ = rx.recv().await;
+            }
+            let elapsed = start.elapsed();
+            drop(tx);
+            elapsed
+        })
+        .expect("driver executor");
+    let elapsed = driver.join().unwrap_or_default();
+    let _ = echo.join();
+    elapsed
+}
+
+/// The state machine applying a batch of 1, 16 or 256 entries (one SET
+/// each, distinct keys) as one RocksDB WriteBatch, on a real RocksDB in a
+/// temp dir: what a shard pays per Raft apply, without the log.
+fn raft_apply(c: &mut Criterion) {
+    let mut g = c.benchmark_group("raft_apply");
+    g.sample_size(20).measurement_time(Duration::from_secs(5));
+    for n in [1usize, 16, 256] {
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter_custom(|iters| apply_batches(iters, n))
+        });
+    }
+    g.finish();
+}
+
+fn apply_batches(iters: u64, n: usize) -> Duration {
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    use openraft::entry::RaftEntry;
+    use openraft::impls::leader_id_adv::LeaderId;
+    use openraft::storage::RaftStateMachine;
+    use openraft::type_config::TypeConfigExt;
+    use shardis_shards::op::Op;
+    use shardis_shards::op::SetCond;
+    use shardis_shards::op::SetExpiry;
+    use shardis_shards::raft::Entry;
+    use shardis_shards::raft::LogId;
+    use shardis_shards::raft::TypeConfig;
+    use shardis_shards::raft::WriteRequest;
+    use shardis_shards::raft::state_machine::ShardStateMachine;
+    use shardis_shards::shard::Shard;
+    use shardis_shards::slot::ShardId;
+    use shardis_shards::storage;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    TypeConfig::run(async move {
+        let db = storage::open(dir.path(), 1, &Default::default()).expect("open rocksdb");
+        let shard = Shard::open(ShardId(0), db.clone(), 64 << 20).expect("open shard");
+        let mut sm = ShardStateMachine::new(Rc::new(RefCell::new(shard)), db, storage::data_cf(0));
+        let leader = LeaderId {
+            term: 1u64,
+            node_id: 0u64,
+        };
+        let mut index = 0u64;
+        let mut spent = Duration::ZERO;
+        for _ in 0..iters {
+            let entries: Vec<_> = (0..n)
+                .map(|_| {
+                    index += 1;
+                    let op = Op::Set {
+                        key: Bytes::from(format!("key:{index:012}")),
+                        value: Bytes::from_static(&[b'v'; 64]),
+                        expiry: SetExpiry::Clear,
+                        cond: SetCond::Always,
+                        get: false,
+                    };
+                    let req = WriteRequest {
+                        now_ms: 0,
+                        ops: vec![op],
+                    };
+                    Ok((Entry::new_normal(LogId::new(leader, index), req), None))
+                })
+                .collect();
+            let start = Instant::now();
+            sm.apply(futures_lite::stream::iter(entries))
+                .await
+                .expect("apply");
+            spent += start.elapsed();
+        }
+        spent
+    })
+}
+
 criterion_group!(
     benches,
     resp_parse,
     resp_encode,
     slot_hashing,
     metadata,
-    cross_core_hop
+    cross_core_hop,
+    raft_apply
 );
 criterion_main!(benches);

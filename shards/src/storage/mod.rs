@@ -64,6 +64,9 @@ pub struct StorageOptions {
     pub block_cache_bytes: usize,
     /// Memtable size per column family, bytes.
     pub write_buffer_bytes: usize,
+    /// RocksDB option string applied on top of ours to the DB and every
+    /// column family (`--rocksdb-options`), so option sweeps need no rebuild.
+    pub extra: String,
 }
 
 impl Default for StorageOptions {
@@ -71,11 +74,17 @@ impl Default for StorageOptions {
         StorageOptions {
             block_cache_bytes: 256 << 20,
             write_buffer_bytes: 16 << 20,
+            extra: String::new(),
         }
     }
 }
 
-fn cf_options(cache: &Cache, opts: &StorageOptions) -> Options {
+fn cf_options(cache: &Cache, opts: &StorageOptions) -> Result<Options, StorageError> {
+    with_extra(base_options(cache, opts), &opts.extra)
+}
+
+/// Our options for every column family (and the DB), before `--rocksdb-options`.
+fn base_options(cache: &Cache, opts: &StorageOptions) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
     // Point lookups dominate (GET, metadata reads before every write): a bloom
@@ -92,6 +101,14 @@ fn cf_options(cache: &Cache, opts: &StorageOptions) -> Options {
     o.set_memtable_prefix_bloom_ratio(0.1);
     o.set_compression_type(rocksdb::DBCompressionType::Lz4);
     o
+}
+
+/// `o` with the user's RocksDB option string applied on top.
+fn with_extra(mut o: Options, extra: &str) -> Result<Options, StorageError> {
+    if extra.trim().is_empty() {
+        return Ok(o);
+    }
+    Ok(o.get_options_from_string(extra)?)
 }
 
 /// Opens (or creates) the node's RocksDB under `dir` with `shards` data CFs.
@@ -150,7 +167,7 @@ fn open_db(
     opts: &StorageOptions,
 ) -> Result<Arc<DB>, StorageError> {
     std::fs::create_dir_all(dir)?;
-    let mut db_opts = cf_options(cache, opts);
+    let mut db_opts = base_options(cache, opts);
     db_opts.create_if_missing(true);
     db_opts.create_missing_column_families(true);
     db_opts.set_max_background_jobs(2);
@@ -158,12 +175,12 @@ fn open_db(
     // memtable insert buys nothing and costs more per insert.
     db_opts.set_allow_concurrent_memtable_write(false);
     db_opts.set_keep_log_file_num(4);
-    let cfs = shards.clone().flat_map(|i| {
-        [
-            ColumnFamilyDescriptor::new(data_cf(i), cf_options(cache, opts)),
-            ColumnFamilyDescriptor::new(raft_cf(i), cf_options(cache, opts)),
-        ]
-    });
+    let db_opts = with_extra(db_opts, &opts.extra)?;
+    let mut cfs = Vec::new();
+    for i in shards.clone() {
+        cfs.push(ColumnFamilyDescriptor::new(data_cf(i), cf_options(cache, opts)?));
+        cfs.push(ColumnFamilyDescriptor::new(raft_cf(i), cf_options(cache, opts)?));
+    }
     let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
     // Reads of a memtable get slower with every range tombstone in it (the
     // DEL of a big collection writes one): flush a memtable once it holds

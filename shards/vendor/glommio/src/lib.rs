@@ -261,6 +261,9 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 #![cfg_attr(doc, deny(rustdoc::broken_intra_doc_links))]
 #![cfg_attr(feature = "native-tls", feature(thread_local))]
+// shardis patch: quiet two upstream warnings (an unused trait method, an
+// ignored into_raw_fd) that cargo prints for path dependencies.
+#![allow(dead_code, unused_must_use)]
 
 #[macro_use]
 extern crate nix;
