@@ -465,6 +465,35 @@ mod tests {
             .collect()
     }
 
+    /// The batch is built from the overlay with range deletes first: writes
+    /// made before a range delete in the same tick must not survive it, and
+    /// writes made after it must. Checked on disk, past the cache.
+    #[test]
+    fn range_deletes_order_against_writes_of_the_same_tick() {
+        let (_d, mut s) = store(0);
+        s.put(b"sa1".to_vec(), b"old".to_vec());
+        s.put(b"sb1".to_vec(), b"old".to_vec());
+        s.commit().unwrap();
+        // Written, then dropped as unreachable, in one tick: gone.
+        s.put(b"sa2".to_vec(), b"x".to_vec());
+        s.drop_unreachable(b"sa", b"sb");
+        // Range-deleted, then written, in one tick: the write stays.
+        s.delete_range(b"sb", b"sc").unwrap();
+        s.put(b"sb2".to_vec(), b"new".to_vec());
+        // The same key written three times is one write of the last value.
+        for v in ["1", "2", "3"] {
+            s.put(b"mk".to_vec(), v.as_bytes().to_vec());
+        }
+        s.commit().unwrap();
+        let cf = s.db.cf_handle(&s.cf).unwrap();
+        let on_disk = |k: &[u8]| s.db.get_cf(cf, k).unwrap();
+        assert_eq!(on_disk(b"sa1"), None);
+        assert_eq!(on_disk(b"sa2"), None);
+        assert_eq!(on_disk(b"sb1"), None);
+        assert_eq!(on_disk(b"sb2"), Some(b"new".to_vec()));
+        assert_eq!(on_disk(b"mk"), Some(b"3".to_vec()));
+    }
+
     #[test]
     fn scans_merge_uncommitted_writes_both_ways() {
         let (_d, mut s) = store(1 << 20);
