@@ -150,11 +150,59 @@ pub fn encode(out: &mut BytesMut, r: Reply, proto: Protocol) {
         (_, Reply::Silent) => {}
         // redis-protocol's RESP2 has a single null; a null array is `*-1`.
         (Protocol::Resp2, Reply::NilArray) => out.extend_from_slice(b"*-1\r\n"),
-        (Protocol::Resp2, r) => {
-            // Encoding into a growable buffer cannot fail.
+        (proto, r) => encode_value(out, r, proto),
+    }
+}
+
+/// Writes the shapes that make up nearly every reply under load (OK,
+/// integers, bulks, nils and arrays of them) directly, and hands the rest
+/// to redis-protocol. redis-protocol first builds a frame tree and counts
+/// the digits of every length with a floating-point log10: a profile of
+/// `LRANGE key 0 99` showed the conversion and encoding at ~20% of the
+/// shard's CPU. The bytes are the same (`encode_matches_redis_protocol`).
+fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
+    match r {
+        Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
+        Reply::Int(i) => put_header(out, b':', i),
+        Reply::Bulk(b) => {
+            put_header(out, b'$', b.len() as i64);
+            out.extend_from_slice(&b);
+            out.extend_from_slice(b"\r\n");
+        }
+        Reply::Nil => out.extend_from_slice(match proto {
+            Protocol::Resp2 => b"$-1\r\n",
+            Protocol::Resp3 => b"_\r\n",
+        }),
+        Reply::Array(items) => put_items(out, items, proto),
+        Reply::Set(items) if proto == Protocol::Resp2 => put_items(out, items, proto),
+        r => encode_generic(out, r, proto),
+    }
+}
+
+fn put_items(out: &mut BytesMut, items: Vec<Reply>, proto: Protocol) {
+    put_header(out, b'*', items.len() as i64);
+    for item in items {
+        encode_value(out, item, proto);
+    }
+}
+
+/// `<kind><n>\r\n`.
+fn put_header(out: &mut BytesMut, kind: u8, n: i64) {
+    let mut digits = itoa::Buffer::new();
+    out.extend_from_slice(&[kind]);
+    out.extend_from_slice(digits.format(n).as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// redis-protocol's encoding of `r` (a nested null array is a plain null,
+/// as before the fast path existed).
+fn encode_generic(out: &mut BytesMut, r: Reply, proto: Protocol) {
+    // Encoding into a growable buffer cannot fail.
+    match proto {
+        Protocol::Resp2 => {
             let _ = redis_protocol::resp2::encode::extend_encode(out, &to_resp2(r), false);
         }
-        (Protocol::Resp3, r) => {
+        Protocol::Resp3 => {
             let _ =
                 redis_protocol::resp3::encode::complete::extend_encode(out, &to_resp3(r), false);
         }
@@ -169,6 +217,51 @@ mod tests {
         let mut b = BytesMut::new();
         encode(&mut b, r, p);
         String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    /// The direct encoder writes exactly what redis-protocol writes, for
+    /// every reply shape, nested or not, in both protocols.
+    #[test]
+    fn encode_matches_redis_protocol() {
+        let leaves = vec![
+            Reply::Ok,
+            Reply::Simple("PONG".into()),
+            Reply::error("ERR x\ny"),
+            Reply::Int(0),
+            Reply::Int(i64::MIN),
+            Reply::Int(1234567),
+            Reply::bulk(""),
+            Reply::bulk("abc"),
+            Reply::Bulk(Bytes::from(vec![b'z'; 300])),
+            Reply::Nil,
+            Reply::NilArray,
+            Reply::Double(1.5),
+            Reply::Double(f64::NEG_INFINITY),
+            Reply::Verbatim("text".into()),
+            Reply::Silent,
+        ];
+        let mut shapes = leaves.clone();
+        shapes.push(Reply::Array(leaves.clone()));
+        shapes.push(Reply::Set(leaves.clone()));
+        shapes.push(Reply::Map(vec![(Reply::bulk("k"), Reply::Array(leaves.clone()))]));
+        shapes.push(Reply::Array(vec![
+            Reply::Array(leaves.clone()),
+            Reply::Set(vec![Reply::Int(1)]),
+            Reply::Array(Vec::new()),
+        ]));
+        for proto in [Protocol::Resp2, Protocol::Resp3] {
+            for r in &shapes {
+                let mut fast = BytesMut::new();
+                encode(&mut fast, r.clone(), proto);
+                let mut slow = BytesMut::new();
+                match (proto, r.clone()) {
+                    (_, Reply::Silent) => {}
+                    (Protocol::Resp2, Reply::NilArray) => slow.extend_from_slice(b"*-1\r\n"),
+                    (p, r) => encode_generic(&mut slow, r, p),
+                }
+                assert_eq!(fast, slow, "{r:?} in {proto:?}");
+            }
+        }
     }
 
     #[test]

@@ -28,7 +28,13 @@ pub const SUBKEY: u8 = b's';
 /// prefixes of different keys disjoint; the version makes DEL/overwrite
 /// O(1): records of an old version are simply never read again.
 pub fn subkey_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(13 + user_key.len());
+    subkey_with_room(user_key, version, 0)
+}
+
+/// The prefix, allocated with room for `extra` more bytes (a field), so
+/// appending the field does not reallocate (it showed in LRANGE profiles).
+fn subkey_with_room(user_key: &[u8], version: u64, extra: usize) -> Vec<u8> {
+    let mut k = Vec::with_capacity(13 + user_key.len() + extra);
     k.push(SUBKEY);
     k.extend_from_slice(&(user_key.len() as u32).to_be_bytes());
     k.extend_from_slice(user_key);
@@ -38,7 +44,7 @@ pub fn subkey_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
 
 /// The sub-key of `field` in `user_key`'s collection at `version`.
 pub fn subkey(user_key: &[u8], version: u64, field: &[u8]) -> Vec<u8> {
-    let mut k = subkey_prefix(user_key, version);
+    let mut k = subkey_with_room(user_key, version, field.len());
     k.extend_from_slice(field);
     k
 }

@@ -108,10 +108,10 @@ fn read(
     to: u64,
     reverse: bool,
 ) -> OpResult<Vec<Bytes>> {
-    let mut out = Vec::new();
     if from >= to {
-        return Ok(out);
+        return Ok(Vec::new());
     }
+    let mut out = Vec::with_capacity((to - from).min(POINT_READS) as usize);
     // Elements are dense (index head + i), so a few of them are point
     // reads. Those find the newest version at once, while an iterator has
     // to step over every older version of the same index that a
