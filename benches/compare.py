@@ -6,7 +6,7 @@ matrix against both in one run (each row repeated, median by ops/s kept), and
 prints one markdown table: ops/s, P50 / P99 / P99.9 (redis-benchmark's own
 HDR histogram) and the shardis/redis ratio per row.
 
-    benches/compare.py                        # the whole matrix below (~40 min)
+    benches/compare.py                        # the whole matrix below (over an hour)
     benches/compare.py --quick                # set,get at -c 50 -d 64, one mode
     benches/compare.py --modes none:everysec --tests set,get --clients 50 --sizes 64
 
@@ -145,30 +145,51 @@ class Servers:
             proc.wait(timeout=60)
 
 
-def run_mode(args, binary, mode, clients, sizes, data):
-    servers = Servers(binary, mode, args.layout, args.spin_before_park_us, data)
+def row_line(mode, test, c, p, d, n, r, s):
+    return (f"| {mode} | {test.split(' (')[0]} | {c} | {p} | {d} | {n} | {r['rps']:,.0f} | {s['rps']:,.0f} | "
+            f"{s['rps'] / r['rps']:.2f}x | {r['p50']:.3f} / {r['p99']:.3f} / {r['p999']:.3f} | "
+            f"{s['p50']:.3f} / {s['p99']:.3f} / {s['p999']:.3f} |")
+
+
+def run_stage(args, binary, mode, size, c, p, data):
+    """One (mode, -d, -c, -P) cell on freshly started servers: every test,
+    both servers, --repeat times, medians by ops/s. Rows also go to stderr
+    as they finish, so a long run cut short still leaves its table."""
+    cell = tempfile.mkdtemp(prefix="cell-", dir=data)
+    servers = Servers(binary, mode, args.layout, args.spin_before_park_us, cell)
     pin_client = "1" if args.layout == "pinned" else None
     results = []
     try:
-        for size in sizes:
-            for c in clients:
-                for p in args.pipelines:
-                    n = requests_for(c, p, args.scale)
-                    runs = {"redis": [], "shardis": []}
-                    for _ in range(args.repeat):
-                        for name, port in (("redis", servers.rport), ("shardis", servers.sport)):
-                            runs[name].append(bench(port, args.tests, p, c, n, args.keyspace, size, pin_client))
-                    for test in runs["redis"][0]:
-                        med = {}
-                        for name in runs:
-                            by_rps = sorted((r[test] for r in runs[name] if test in r), key=lambda r: r["rps"])
-                            med[name] = by_rps[len(by_rps) // 2] if by_rps else None
-                        if med["shardis"]:
-                            results.append((mode, test, c, p, size, n, med["redis"], med["shardis"]))
-                    print(f"# {mode} -d {size} -c {c} -P {p}: done", file=sys.stderr, flush=True)
+        n = requests_for(c, p, args.scale)
+        runs = {"redis": [], "shardis": []}
+        for _ in range(args.repeat):
+            for name, port in (("redis", servers.rport), ("shardis", servers.sport)):
+                runs[name].append(bench(port, args.tests, p, c, n, args.keyspace, size, pin_client))
+        for test in runs["redis"][0]:
+            med = {}
+            for name in runs:
+                by_rps = sorted((r[test] for r in runs[name] if test in r), key=lambda r: r["rps"])
+                med[name] = by_rps[len(by_rps) // 2] if by_rps else None
+            if med["shardis"]:
+                results.append((mode, test, c, p, size, n, med["redis"], med["shardis"]))
+                print(row_line(*results[-1]), file=sys.stderr, flush=True)
     finally:
         servers.stop()
+        shutil.rmtree(cell, ignore_errors=True)
     return results
+
+
+def stages(args):
+    """The cells in the order they run: the headline cells (-c 50, -d 64,
+    every mode) first, then the rest of the first mode's matrix."""
+    modes = args.modes.split(",")
+    first = [(m, s, c, p) for m in modes[:1]
+             for s in csv_ints(args.sizes) for c in csv_ints(args.clients) for p in args.pipelines]
+    rest = [(m, s, c, p) for m in modes[1:]
+            for s in csv_ints(args.durable_sizes) for c in csv_ints(args.durable_clients) for p in args.pipelines]
+    head_c, head_s = csv_ints(args.durable_clients)[0], csv_ints(args.durable_sizes)[0]
+    ordered = [x for x in first if x[1] == head_s and x[2] == head_c] + rest
+    return ordered + [x for x in first if x not in ordered]
 
 
 def csv_ints(s):
@@ -200,12 +221,12 @@ def main():
     data = tempfile.mkdtemp(prefix="shardis-bench-")
     results = []
     try:
-        for i, mode in enumerate(args.modes.split(",")):
-            clients = csv_ints(args.clients if i == 0 else args.durable_clients)
-            sizes = csv_ints(args.sizes if i == 0 else args.durable_sizes)
-            results += run_mode(args, binary, mode, clients, sizes, data)
+        for mode, size, c, p in stages(args):
+            results += run_stage(args, binary, mode, size, c, p, data)
     finally:
         shutil.rmtree(data, ignore_errors=True)
+    order = {m: i for i, m in enumerate(args.modes.split(","))}
+    results.sort(key=lambda r: (order[r[0]], r[4], r[2], r[3]))
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {os.cpu_count()} x {cpu}")
@@ -216,10 +237,8 @@ def main():
     print("| mode | test | -c | -P | -d | -n | redis ops/s | shardis ops/s | ratio | "
           "redis p50/p99/p99.9 ms | shardis p50/p99/p99.9 ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
-    for mode, test, c, p, d, n, r, s in results:
-        print(f"| {mode} | {test.split(' (')[0]} | {c} | {p} | {d} | {n} | {r['rps']:,.0f} | {s['rps']:,.0f} | "
-              f"{s['rps'] / r['rps']:.2f}x | {r['p50']:.3f} / {r['p99']:.3f} / {r['p999']:.3f} | "
-              f"{s['p50']:.3f} / {s['p99']:.3f} / {s['p999']:.3f} |")
+    for row in results:
+        print(row_line(*row))
     ratios = {}
     for mode, test, c, p, d, n, r, s in results:
         ratios.setdefault(mode, []).append(s["rps"] / r["rps"])
