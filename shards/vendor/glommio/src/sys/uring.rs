@@ -895,14 +895,22 @@ struct SleepableRing {
     in_kernel: usize,
 }
 
-/// shardis patch: the sleepable rings are set up with
-/// `IORING_SETUP_COOP_TASKRUN` (Linux 5.19+), falling back to no flags on
-/// older kernels. Without it, every socket poll completed from another CPU
-/// (the loopback peer's softirq) kicks this thread with a reschedule IPI to
-/// run io_uring task work at once; with it, the work runs at this thread's
-/// next syscall, which a busy executor makes constantly (recv, send, enter).
-/// Profiles of SET showed a quarter of the shard's CPU in those IPIs.
-fn new_sleepable_ring(entries: u32) -> io::Result<iou::IoUring> {
+/// shardis patch: the main ring is set up with `IORING_SETUP_COOP_TASKRUN`
+/// (Linux 5.19+), falling back to no flags on older kernels. Without it,
+/// every socket poll completed from another CPU (the loopback peer's
+/// softirq) kicks this thread with a reschedule IPI to run io_uring task
+/// work at once; with it, the work runs at this thread's next syscall,
+/// which a busy executor makes constantly (recv, send, enter). Profiles of
+/// SET showed a quarter of the shard's CPU in those IPIs.
+///
+/// The latency ring keeps the default: its CQ carries the preemption
+/// timer that `yield_if_needed` reads from user space, and with deferred
+/// task work a CPU-bound task would not see the timer fire until it made
+/// a syscall.
+fn new_sleepable_ring(entries: u32, name: &str) -> io::Result<iou::IoUring> {
+    if name != "main" {
+        return iou::IoUring::new(entries);
+    }
     match iou::IoUring::new_with_flags(
         entries,
         iou::SetupFlags::COOP_TASKRUN,
@@ -922,7 +930,7 @@ impl SleepableRing {
     ) -> io::Result<Self> {
         assert!(*IO_URING_RECENT_ENOUGH);
         Ok(SleepableRing {
-            ring: new_sleepable_ring(size as _)?,
+            ring: new_sleepable_ring(size as _, name)?,
             size,
             submission_queue: UringQueueState::with_capacity(size * 4),
             name,
