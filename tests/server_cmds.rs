@@ -318,3 +318,65 @@ fn save_bgsave_lastsave_shutdown() {
     assert_eq!(s.wait_exit(std::time::Duration::from_secs(20)), Some(0));
     assert!(r.is_closed(), "the connection closes without a reply");
 }
+
+/// `--rocksdb-options` reaches every column family (RocksDB writes the
+/// options it opened with to its OPTIONS file), the server then serves
+/// normally, and an option RocksDB does not know stops start-up with an
+/// error instead of being ignored.
+#[test]
+fn rocksdb_options_flag_applies_and_rejects_unknown_options() {
+    let mut s = Server::start(&[
+        "--shards",
+        "1",
+        "--block-cache-mb",
+        "32",
+        "--rocksdb-options",
+        "write_buffer_size=8388608;compression=kNoCompression",
+    ]);
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["SET", "k", "v"]), Simple("OK".into()));
+    assert_eq!(r.cmd(&["GET", "k"]), b("v"));
+    let shard_dir = s.dir.path().join("shard-0");
+    let options = std::fs::read_dir(&shard_dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("OPTIONS-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .max_by_key(|text| text.len())
+        .expect("an OPTIONS file");
+    let data_cf = options
+        .split("[CFOptions \"data-0\"]")
+        .nth(1)
+        .expect("data-0 section");
+    assert!(data_cf.contains("write_buffer_size=8388608"), "{data_cf}");
+    assert!(data_cf.contains("compression=kNoCompression"), "{data_cf}");
+    s.stop();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(common::BIN)
+        .args(["--port", "0", "--shards", "1", "--log-level", "error"])
+        .arg("--dir")
+        .arg(dir.path())
+        .args(["--rocksdb-options", "no_such_option=1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run shardis");
+    // A server that started anyway must not hang the test: kill it, fail.
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("shardis started with an unknown RocksDB option");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(!status.success());
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("no_such_option"), "{err}");
+}
