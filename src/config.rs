@@ -8,6 +8,7 @@ use clap::Parser;
 use serde::Deserialize;
 use shardis_shards::core::ReadConsistency;
 use shardis_shards::durability::FsyncPolicy;
+use shardis_shards::storage::StorageOptions;
 use thiserror::Error;
 
 /// A Redis-compatible server: thread-per-core, one shard per core, RocksDB underneath.
@@ -164,7 +165,10 @@ impl Config {
                 .or(file.log_level)
                 .unwrap_or_else(|| "info,openraft=warn".into()),
             cache_mb: flags.cache_mb.or(file.cache_mb).unwrap_or(1024),
-            block_cache_mb: flags.block_cache_mb.or(file.block_cache_mb).unwrap_or(256),
+            block_cache_mb: flags
+                .block_cache_mb
+                .or(file.block_cache_mb)
+                .unwrap_or(StorageOptions::default().block_cache_bytes >> 20),
             rocksdb_options: flags
                 .rocksdb_options
                 .or(file.rocksdb_options)

@@ -243,7 +243,10 @@ mod tests {
         let mut shapes = leaves.clone();
         shapes.push(Reply::Array(leaves.clone()));
         shapes.push(Reply::Set(leaves.clone()));
-        shapes.push(Reply::Map(vec![(Reply::bulk("k"), Reply::Array(leaves.clone()))]));
+        shapes.push(Reply::Map(vec![(
+            Reply::bulk("k"),
+            Reply::Array(leaves.clone()),
+        )]));
         shapes.push(Reply::Array(vec![
             Reply::Array(leaves.clone()),
             Reply::Set(vec![Reply::Int(1)]),

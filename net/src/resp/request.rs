@@ -57,7 +57,6 @@ struct Partial {
     spans: Vec<(usize, usize)>,
 }
 
-/// Incremental request parser over a connection's read buffer.
 /// Requests up to this size are copied out of the read buffer instead of
 /// being split off it. A split shares the buffer's allocation, so the next
 /// read had to allocate a fresh one, and every argument kept in a Raft entry
@@ -66,6 +65,7 @@ struct Partial {
 /// buffer unique, so it is reused in place.
 const COPY_FRAME_BELOW: usize = 8 * 1024;
 
+/// Incremental request parser over a connection's read buffer.
 #[derive(Debug, Default)]
 pub struct RequestParser {
     /// Bytes the buffer must hold before a retry can succeed (set when a

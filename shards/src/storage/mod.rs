@@ -178,8 +178,14 @@ fn open_db(
     let db_opts = with_extra(db_opts, &opts.extra)?;
     let mut cfs = Vec::new();
     for i in shards.clone() {
-        cfs.push(ColumnFamilyDescriptor::new(data_cf(i), cf_options(cache, opts)?));
-        cfs.push(ColumnFamilyDescriptor::new(raft_cf(i), cf_options(cache, opts)?));
+        cfs.push(ColumnFamilyDescriptor::new(
+            data_cf(i),
+            cf_options(cache, opts)?,
+        ));
+        cfs.push(ColumnFamilyDescriptor::new(
+            raft_cf(i),
+            cf_options(cache, opts)?,
+        ));
     }
     let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
     // Reads of a memtable get slower with every range tombstone in it (the

@@ -6,10 +6,10 @@
 //! (one RocksDB write for many commands). The `WriteBatch` is built at
 //! commit from the overlay: range deletes first, then each key's last write
 //! in key order. So a key written many times in a tick (a counter, a list's
-//! metadata under a pipeline of LPUSHes) costs one memtable insert, and the
-//! inserts arrive sorted, which lets the memtable skiplist reuse its search
-//! path from one insert to the next (random-order inserts were a quarter of
-//! a pipelined SET profile).
+//! metadata under a pipeline of LPUSHes) costs one memtable insert. (The
+//! sorted order was meant to let the memtable skiplist reuse its search
+//! path between inserts; measured, it does not help random keys, whose
+//! neighbours in one tick are far apart in the memtable.)
 //! Iteration merges the overlay with the database, so an operation (or a
 //! whole Raft apply) iterates its own uncommitted writes and never has to
 //! commit half-way, which would break the apply's atomicity.
@@ -52,13 +52,12 @@ struct ReadCache {
 }
 
 /// Approximate memory of one cache entry.
-fn entry_cost(key: &[u8], value: &Option<Bytes>) -> usize {
-    key.len() + value.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD
+fn entry_cost(key_len: usize, value: &Option<Bytes>) -> usize {
+    key_len + value.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD
 }
 
 /// Bytes of map slot, allocation headers and `Bytes` handle per entry.
 const ENTRY_OVERHEAD: usize = 64;
-
 
 impl ReadCache {
     fn new(limit: usize) -> Self {
@@ -83,7 +82,7 @@ impl ReadCache {
         if self.limit == 0 {
             return;
         }
-        let cost = entry_cost(&key, &value);
+        let cost = entry_cost(key.len(), &value);
         if cost > self.limit / 16 {
             // One huge value would evict everything else; keep it out.
             self.remove(&key);
@@ -92,7 +91,7 @@ impl ReadCache {
         let seg = self.segment_of(&key);
         let key_len = key.len();
         if let Some(old) = self.segments[seg].insert(key, value) {
-            self.bytes -= key_len + old.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD;
+            self.bytes -= entry_cost(key_len, &old);
         }
         self.bytes += cost;
         if self.bytes > self.limit {
@@ -103,7 +102,7 @@ impl ReadCache {
     fn remove(&mut self, key: &[u8]) {
         let seg = self.segment_of(key);
         if let Some(old) = self.segments[seg].remove(key) {
-            self.bytes -= entry_cost(key, &old);
+            self.bytes -= entry_cost(key.len(), &old);
         }
     }
 
@@ -122,7 +121,7 @@ impl ReadCache {
                 if self.bytes - freed <= target {
                     break;
                 }
-                freed += entry_cost(k, v);
+                freed += entry_cost(k.len(), v);
                 victims.push(k.clone());
             }
             for k in victims {
@@ -140,16 +139,23 @@ impl ReadCache {
     }
 }
 
+/// A range delete queued in this tick's batch.
+struct PendingRange {
+    from: Vec<u8>,
+    to: Vec<u8>,
+    /// Reads see it (`delete_range`): keys in it read as absent unless the
+    /// overlay has a later write. `drop_unreachable` ranges are never read,
+    /// so reads skip checking them.
+    visible: bool,
+}
+
 pub struct ShardStore {
     db: Arc<DB>,
     cf: String,
     /// Range deletes of this tick, in order; written before the overlay.
-    ranges: Vec<(Vec<u8>, Vec<u8>)>,
+    ranges: Vec<PendingRange>,
     /// This tick's writes, ordered so scans can merge them with the database.
     overlay: BTreeMap<Vec<u8>, Option<Bytes>>,
-    /// Ranges deleted in this tick's batch: keys in them read as absent
-    /// unless the overlay has a later write.
-    deleted_ranges: Vec<(Vec<u8>, Vec<u8>)>,
     cache: RefCell<ReadCache>,
     write_opts: WriteOptions,
 }
@@ -170,7 +176,6 @@ impl ShardStore {
             cf,
             ranges: Vec::new(),
             overlay: BTreeMap::new(),
-            deleted_ranges: Vec::new(),
             cache: RefCell::new(ReadCache::new(cache_bytes)),
             write_opts,
         }
@@ -214,10 +219,10 @@ impl ShardStore {
         self.overlay.insert(key, None);
     }
 
-    /// Forgets this tick's overlay writes in `[from, to)`: a range delete
-    /// queued now must not be undone by writes made before it, and the
-    /// batch writes range deletes before the overlay.
-    fn forget_overlay(&mut self, from: &[u8], to: &[u8]) {
+    /// Queues a range delete of `[from, to)` and forgets this tick's overlay
+    /// writes in it: they were made before the delete, and the batch writes
+    /// range deletes before the overlay.
+    fn queue_range(&mut self, from: &[u8], to: &[u8], visible: bool) {
         let doomed: Vec<Vec<u8>> = self
             .overlay
             .range::<[u8], _>((
@@ -229,6 +234,11 @@ impl ShardStore {
         for k in doomed {
             self.overlay.remove(&k);
         }
+        self.ranges.push(PendingRange {
+            from: from.to_vec(),
+            to: to.to_vec(),
+            visible,
+        });
     }
 
     /// Deletes every key in `[from, to)` as part of this tick's batch (so a
@@ -237,9 +247,7 @@ impl ShardStore {
         if from >= to {
             return Ok(());
         }
-        self.forget_overlay(from, to);
-        self.ranges.push((from.to_vec(), to.to_vec()));
-        self.deleted_ranges.push((from.to_vec(), to.to_vec()));
+        self.queue_range(from, to, true);
         self.cache.borrow_mut().clear();
         Ok(())
     }
@@ -254,8 +262,7 @@ impl ShardStore {
         if from >= to {
             return;
         }
-        self.forget_overlay(from, to);
-        self.ranges.push((from.to_vec(), to.to_vec()));
+        self.queue_range(from, to, false);
     }
 
     /// Forgets every cached read (the column family changed underneath).
@@ -275,8 +282,8 @@ impl ShardStore {
         }
         let mut batch = WriteBatch::default();
         let cf = self.cf();
-        for (from, to) in &self.ranges {
-            batch.delete_range_cf(cf, from, to);
+        for r in &self.ranges {
+            batch.delete_range_cf(cf, &r.from, &r.to);
         }
         for (k, v) in &self.overlay {
             match v {
@@ -286,7 +293,6 @@ impl ShardStore {
         }
         let written = self.db.write_opt(batch, &self.write_opts);
         self.ranges.clear();
-        self.deleted_ranges.clear();
         let mut cache = self.cache.borrow_mut();
         for (k, v) in std::mem::take(&mut self.overlay) {
             match written {
@@ -321,9 +327,9 @@ impl ShardStore {
     }
 
     fn deleted(&self, key: &[u8]) -> bool {
-        self.deleted_ranges
+        self.ranges
             .iter()
-            .any(|(from, to)| key >= from.as_slice() && key < to.as_slice())
+            .any(|r| r.visible && key >= r.from.as_slice() && key < r.to.as_slice())
     }
 
     /// Merges the overlay (which wins on equal keys) with a database
@@ -559,7 +565,7 @@ mod tests {
             .segments
             .iter()
             .flat_map(|m| m.iter())
-            .map(|(k, v)| entry_cost(k, v))
+            .map(|(k, v)| entry_cost(k.len(), v))
             .sum();
         assert_eq!(counted, s.cache.borrow().bytes);
         for i in (0..5000u32).step_by(37) {
