@@ -424,6 +424,27 @@ impl Shard {
         self.store.get(&keys::subkey(key, version, field))
     }
 
+    /// Point reads of several fields of one collection version, in the
+    /// order given; `f` gets each field's value. The sub-key prefix is
+    /// built once (LRANGE reads a hundred elements per command).
+    pub fn sub_get_many<F: AsRef<[u8]>>(
+        &self,
+        key: &[u8],
+        version: u64,
+        fields: impl IntoIterator<Item = F>,
+        mut f: impl FnMut(Option<Bytes>),
+    ) -> OpResult<()> {
+        let mut k = keys::subkey_prefix(key, version);
+        k.reserve(16);
+        let n = k.len();
+        for field in fields {
+            k.truncate(n);
+            k.extend_from_slice(field.as_ref());
+            f(self.store.get(&k)?);
+        }
+        Ok(())
+    }
+
     pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
         self.store.put(keys::subkey(key, version, field), value);
         if !self.watch.is_empty() {

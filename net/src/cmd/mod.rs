@@ -245,6 +245,14 @@ pub fn output_to_reply(o: Output) -> Reply {
         Output::Int(i) => Reply::Int(i),
         Output::Bulk(b) => Reply::Bulk(b),
         Output::Status(s) => Reply::Simple(s),
+        Output::Array(a) if a.iter().all(|o| matches!(o, Output::Bulk(_))) => Reply::Bulks(
+            a.into_iter()
+                .filter_map(|o| match o {
+                    Output::Bulk(b) => Some(b),
+                    _ => None,
+                })
+                .collect(),
+        ),
         Output::Array(a) => Reply::Array(a.into_iter().map(output_to_reply).collect()),
         Output::Scan { cursor, keys } => Reply::Array(vec![
             Reply::bulk(cursor.to_string()),

@@ -30,6 +30,10 @@ pub enum Reply {
     /// Null array (RESP2 `*-1`).
     NilArray,
     Array(Vec<Reply>),
+    /// An array of bulk strings, the shape of most collection reads
+    /// (LRANGE, HGETALL ...): one `Bytes` per element instead of one
+    /// `Reply`, so the shard's answer is not rebuilt element by element.
+    Bulks(Vec<Bytes>),
     /// A map in RESP3, a flat key/value array in RESP2.
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3, an array in RESP2.
@@ -81,6 +85,7 @@ fn to_resp2(r: Reply) -> Frame2 {
         // Silent never nests; the top level writes nothing for it.
         Reply::Nil | Reply::NilArray | Reply::Silent => Frame2::Null,
         Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
+        Reply::Bulks(a) => Frame2::Array(a.into_iter().map(Frame2::BulkString).collect()),
         Reply::Map(m) => Frame2::Array(
             m.into_iter()
                 .flat_map(|(k, v)| [to_resp2(k), to_resp2(v)])
@@ -120,6 +125,16 @@ fn to_resp3(r: Reply) -> Frame3 {
         },
         Reply::Set(a) => Frame3::Set {
             data: a.into_iter().map(to_resp3).collect(),
+            attributes: None,
+        },
+        Reply::Bulks(a) => Frame3::Array {
+            data: a
+                .into_iter()
+                .map(|data| Frame3::BlobString {
+                    data,
+                    attributes: None,
+                })
+                .collect(),
             attributes: None,
         },
         Reply::Map(m) => {
@@ -164,16 +179,18 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
     match r {
         Reply::Ok => out.extend_from_slice(b"+OK\r\n"),
         Reply::Int(i) => put_header(out, b':', i),
-        Reply::Bulk(b) => {
-            put_header(out, b'$', b.len() as i64);
-            out.extend_from_slice(&b);
-            out.extend_from_slice(b"\r\n");
-        }
+        Reply::Bulk(b) => put_bulk(out, &b),
         Reply::Nil => out.extend_from_slice(match proto {
             Protocol::Resp2 => b"$-1\r\n",
             Protocol::Resp3 => b"_\r\n",
         }),
         Reply::Array(items) => put_items(out, items, proto),
+        Reply::Bulks(items) => {
+            put_header(out, b'*', items.len() as i64);
+            for b in &items {
+                put_bulk(out, b);
+            }
+        }
         Reply::Set(items) if proto == Protocol::Resp2 => put_items(out, items, proto),
         r => encode_generic(out, r, proto),
     }
@@ -184,6 +201,12 @@ fn put_items(out: &mut BytesMut, items: Vec<Reply>, proto: Protocol) {
     for item in items {
         encode_value(out, item, proto);
     }
+}
+
+fn put_bulk(out: &mut BytesMut, b: &[u8]) {
+    put_header(out, b'$', b.len() as i64);
+    out.extend_from_slice(b);
+    out.extend_from_slice(b"\r\n");
 }
 
 /// `<kind><n>\r\n`.
@@ -252,6 +275,11 @@ mod tests {
             Reply::Set(vec![Reply::Int(1)]),
             Reply::Array(Vec::new()),
         ]));
+        shapes.push(Reply::Bulks(vec![Bytes::new(), Bytes::from_static(b"ab")]));
+        shapes.push(Reply::Bulks(Vec::new()));
+        shapes.push(Reply::Array(vec![Reply::Bulks(vec![Bytes::from_static(
+            b"x",
+        )])]));
         for proto in [Protocol::Resp2, Protocol::Resp3] {
             for r in &shapes {
                 let mut fast = BytesMut::new();

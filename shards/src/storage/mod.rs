@@ -11,6 +11,7 @@
 
 pub mod keys;
 pub mod meta;
+mod read_cache;
 mod shard_store;
 
 use std::path::Path;

@@ -30,114 +30,8 @@ use rocksdb::WriteBatch;
 use rocksdb::WriteOptions;
 
 use super::keys;
+use super::read_cache::ReadCache;
 use crate::error::OpResult;
-
-/// Number of independent maps in the cache. A `HashMap` doubles all at
-/// once when it grows; with millions of keys one map would stall the shard
-/// for 100+ ms (seen as INCR max latency in redis-benchmark), so the cache
-/// is split and each resize touches 1/64 of it.
-const SEGMENTS: usize = 64;
-
-/// Cached records: `None` remembers that a key is absent.
-struct ReadCache {
-    segments: Vec<ahash::AHashMap<Vec<u8>, Option<Bytes>>>,
-    bytes: usize,
-    limit: usize,
-    /// Segment the next eviction starts from.
-    evict_from: usize,
-    /// Picks a key's segment. aHash, randomly keyed per process so
-    /// client-chosen keys cannot flood one segment; it replaced a byte-wise
-    /// FNV that was half the cost of a cached read of a 30-byte sub-key.
-    seg_hash: ahash::RandomState,
-}
-
-/// Approximate memory of one cache entry.
-fn entry_cost(key_len: usize, value: &Option<Bytes>) -> usize {
-    key_len + value.as_ref().map_or(0, |v| v.len()) + ENTRY_OVERHEAD
-}
-
-/// Bytes of map slot, allocation headers and `Bytes` handle per entry.
-const ENTRY_OVERHEAD: usize = 64;
-
-impl ReadCache {
-    fn new(limit: usize) -> Self {
-        ReadCache {
-            segments: (0..SEGMENTS).map(|_| ahash::AHashMap::new()).collect(),
-            bytes: 0,
-            limit,
-            evict_from: 0,
-            seg_hash: ahash::RandomState::new(),
-        }
-    }
-
-    fn segment_of(&self, key: &[u8]) -> usize {
-        (self.seg_hash.hash_one(key) % SEGMENTS as u64) as usize
-    }
-
-    fn get(&self, key: &[u8]) -> Option<&Option<Bytes>> {
-        self.segments[self.segment_of(key)].get(key)
-    }
-
-    fn insert(&mut self, key: Vec<u8>, value: Option<Bytes>) {
-        if self.limit == 0 {
-            return;
-        }
-        let cost = entry_cost(key.len(), &value);
-        if cost > self.limit / 16 {
-            // One huge value would evict everything else; keep it out.
-            self.remove(&key);
-            return;
-        }
-        let seg = self.segment_of(&key);
-        let key_len = key.len();
-        if let Some(old) = self.segments[seg].insert(key, value) {
-            self.bytes -= entry_cost(key_len, &old);
-        }
-        self.bytes += cost;
-        if self.bytes > self.limit {
-            self.evict();
-        }
-    }
-
-    fn remove(&mut self, key: &[u8]) {
-        let seg = self.segment_of(key);
-        if let Some(old) = self.segments[seg].remove(key) {
-            self.bytes -= entry_cost(key.len(), &old);
-        }
-    }
-
-    /// Drops entries until 90% of the budget is used, segment by segment
-    /// in turn. Within a segment the hash order is effectively random, so
-    /// this is random eviction: cheap, and fair enough for a cache whose
-    /// misses cost one RocksDB lookup.
-    fn evict(&mut self) {
-        let target = self.limit / 10 * 9;
-        while self.bytes > target {
-            let seg = &mut self.segments[self.evict_from];
-            self.evict_from = (self.evict_from + 1) % SEGMENTS;
-            let mut victims = Vec::new();
-            let mut freed = 0;
-            for (k, v) in seg.iter() {
-                if self.bytes - freed <= target {
-                    break;
-                }
-                freed += entry_cost(k.len(), v);
-                victims.push(k.clone());
-            }
-            for k in victims {
-                seg.remove(&k);
-            }
-            self.bytes -= freed;
-        }
-    }
-
-    fn clear(&mut self) {
-        for s in &mut self.segments {
-            *s = ahash::AHashMap::new();
-        }
-        self.bytes = 0;
-    }
-}
 
 /// A range delete queued in this tick's batch.
 struct PendingRange {
@@ -201,13 +95,13 @@ impl ShardStore {
             return Ok(None);
         }
         if let Some(v) = self.cache.borrow().get(key) {
-            return Ok(v.clone());
+            return Ok(v);
         }
         let v = self
             .db
             .get_pinned_cf(self.cf(), key)?
             .map(|p| Bytes::copy_from_slice(&p));
-        self.cache.borrow_mut().insert(key.to_vec(), v.clone());
+        self.cache.borrow_mut().insert(key, v.clone());
         Ok(v)
     }
 
@@ -296,7 +190,7 @@ impl ShardStore {
         let mut cache = self.cache.borrow_mut();
         for (k, v) in std::mem::take(&mut self.overlay) {
             match written {
-                Ok(()) if k.first() == Some(&keys::META) => cache.insert(k, v),
+                Ok(()) if k.first() == Some(&keys::META) => cache.insert(&k, v),
                 // Not a metadata record, or the write failed: forget it.
                 _ => cache.remove(&k),
             }
@@ -558,16 +452,8 @@ mod tests {
             }
         }
         s.commit().unwrap();
-        assert!(s.cache.borrow().bytes <= 64 * 1024);
-        let counted: usize = s
-            .cache
-            .borrow()
-            .segments
-            .iter()
-            .flat_map(|m| m.iter())
-            .map(|(k, v)| entry_cost(k.len(), v))
-            .sum();
-        assert_eq!(counted, s.cache.borrow().bytes);
+        assert!(s.cache.borrow().bytes() <= 64 * 1024);
+        assert_eq!(s.cache.borrow().recount(), s.cache.borrow().bytes());
         for i in (0..5000u32).step_by(37) {
             assert_eq!(
                 s.get(format!("mkey{i}").as_bytes())
