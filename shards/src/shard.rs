@@ -129,6 +129,8 @@ pub struct Shard {
     /// core last looked (it wakes their waiters).
     blocked_keys: std::collections::HashSet<Bytes>,
     ready_keys: Vec<Bytes>,
+    /// Where recently popped zsets' live index fields start and end.
+    zset_bounds: crate::types::zset::IndexBounds,
 }
 
 impl Shard {
@@ -159,6 +161,7 @@ impl Shard {
             watch: Default::default(),
             blocked_keys: Default::default(),
             ready_keys: Vec::new(),
+            zset_bounds: Default::default(),
         })
     }
 
@@ -564,13 +567,28 @@ impl Shard {
     /// forget cached reads and take the new counters.
     pub fn installed(&mut self, keys: u64, expires: u64) {
         self.store.clear_cache();
+        self.zset_bounds.clear();
         self.stats.keys = keys;
         self.stats.expires = expires;
     }
 
     /// Writes this tick's pending batch to RocksDB.
     pub fn commit(&mut self) -> OpResult<()> {
-        self.store.commit()
+        let r = self.store.commit();
+        if r.is_err() {
+            // The batch may not have landed: bounds set by its pops could
+            // skip fields that are still live.
+            self.zset_bounds.clear();
+        }
+        r
+    }
+
+    pub(crate) fn zset_bounds(&self) -> &crate::types::zset::IndexBounds {
+        &self.zset_bounds
+    }
+
+    pub(crate) fn zset_bounds_mut(&mut self) -> &mut crate::types::zset::IndexBounds {
+        &mut self.zset_bounds
     }
 
     /// fsyncs the node's WAL on the calling thread (shutdown only).

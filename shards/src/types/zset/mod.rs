@@ -14,6 +14,7 @@
 //! have equal bytes.
 
 mod algebra;
+mod bounds;
 mod read;
 mod write;
 
@@ -21,6 +22,7 @@ mod write;
 mod tests;
 
 pub use algebra::combine;
+pub use bounds::IndexBounds;
 
 use crate::error::OpResult;
 use crate::op::Output;
@@ -202,7 +204,9 @@ fn put_member(sh: &mut Shard, key: &[u8], z: &ZSet, member: &[u8], score: f64) {
         &member_field(member),
         score.to_bits().to_be_bytes().to_vec(),
     );
-    sh.sub_put(key, z.version, &index_field(score, member), Vec::new());
+    let index = index_field(score, member);
+    sh.zset_bounds_mut().added(key, z.version, &index);
+    sh.sub_put(key, z.version, &index, Vec::new());
 }
 
 /// Removes both sub-keys of `member`, whose score is `score`.
@@ -223,14 +227,16 @@ fn walk(
     rev: bool,
     mut f: impl FnMut(f64, &[u8]) -> bool,
 ) -> OpResult<()> {
+    let (mut from, mut to) = (from.to_vec(), to.to_vec());
+    sh.zset_bounds().narrow(key, z.version, &mut from, &mut to);
     if from >= to {
         return Ok(());
     }
     sh.sub_scan(
         key,
         z.version,
-        from,
-        Some(to),
+        &from,
+        Some(&to),
         rev,
         |field, _| match parse_index(field) {
             Some((s, m)) => f(s, m),

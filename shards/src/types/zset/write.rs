@@ -157,6 +157,17 @@ pub fn op_pop(sh: &mut Shard, key: &[u8], max: bool, count: u64, now: i64) -> Op
         })?;
     }
     remove_entries(sh, key, &mut z, &popped);
+    if let Some((s, m)) = popped.last() {
+        // Every field before the last popped one (after it, for ZPOPMAX)
+        // is gone now: later walks start past their tombstones.
+        let field = index_field(*s, m);
+        let bounds = sh.zset_bounds_mut();
+        if max {
+            bounds.popped_back(key, z.version, field);
+        } else {
+            bounds.popped_front(key, z.version, field);
+        }
+    }
     Ok(flat(popped, true))
 }
 
