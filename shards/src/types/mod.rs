@@ -7,6 +7,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod list;
 pub mod number;
+mod sample;
 pub mod set;
 pub mod sort;
 pub mod string;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::collection;
 use super::collection::Coll;
+use super::sample;
 use crate::error::OpResult;
 use crate::op::Output;
 use crate::op::SetOp;
@@ -81,6 +82,36 @@ fn members_at(sh: &Shard, key: &[u8], s: &Set, positions: &[u64]) -> OpResult<Ve
         wanted.peek().is_some()
     })?;
     Ok(out)
+}
+
+/// `n` distinct members (`n < s.size`) at random: exact positions for a
+/// small set or a big share of one; for a big set, picks by
+/// [`sample::random_field`] (a walk to random positions would read half
+/// the set per member).
+fn pick_distinct(
+    sh: &Shard,
+    key: &[u8],
+    s: &Set,
+    n: u64,
+    rng: &mut Picker,
+) -> OpResult<Vec<Bytes>> {
+    if s.size <= sample::EXACT_UP_TO || n.saturating_mul(32) > s.size {
+        return members_at(sh, key, s, &rng.distinct(n, s.size));
+    }
+    let mut picked = BTreeSet::new();
+    for _ in 0..n * 4 + 16 {
+        if picked.len() as u64 == n {
+            break;
+        }
+        if let Some(m) = sample::random_field(sh, key, s.version, b"", None, || rng.next())? {
+            picked.insert(m);
+        }
+    }
+    if (picked.len() as u64) < n {
+        // The picks kept colliding (a very uneven set): walk after all.
+        return members_at(sh, key, s, &rng.distinct(n, s.size));
+    }
+    Ok(picked.into_iter().map(Bytes::from).collect())
 }
 
 fn bulks(members: Vec<Bytes>) -> Output {
@@ -215,10 +246,10 @@ pub fn op_spop(
     };
     let mut rng = Picker(seed);
     let mut popped = match count {
-        None => members_at(sh, key, &s, &[rng.below(s.size)])?,
+        None => pick_distinct(sh, key, &s, 1, &mut rng)?,
         Some(0) => return Ok(Output::Array(Vec::new())),
         Some(c) if c >= s.size => all_members(sh, key, &s)?,
-        Some(c) => members_at(sh, key, &s, &rng.distinct(c, s.size))?,
+        Some(c) => pick_distinct(sh, key, &s, c, &mut rng)?,
     };
     for m in &popped {
         sh.sub_delete(key, s.version, m);
@@ -250,21 +281,29 @@ pub fn op_srandmember(
     };
     let mut rng = Picker(seed);
     let Some(count) = count else {
-        let mut one = members_at(sh, key, &s, &[rng.below(s.size)])?;
+        let mut one = pick_distinct(sh, key, &s, 1, &mut rng)?;
         return Ok(Output::bulk_or_nil(one.pop()));
     };
     if count >= 0 {
         let mut picked = if count as u64 >= s.size {
             all_members(sh, key, &s)?
         } else {
-            members_at(sh, key, &s, &rng.distinct(count as u64, s.size))?
+            pick_distinct(sh, key, &s, count as u64, &mut rng)?
         };
         rng.shuffle(&mut picked);
         return Ok(bulks(picked));
     }
-    let draws: Vec<u64> = (0..count.unsigned_abs())
-        .map(|_| rng.below(s.size))
-        .collect();
+    let draws_wanted = count.unsigned_abs();
+    if s.size > sample::EXACT_UP_TO && draws_wanted.saturating_mul(32) <= s.size {
+        // Few draws from a big set: pick each (repeats allowed).
+        let mut out = Vec::with_capacity(draws_wanted as usize);
+        for _ in 0..draws_wanted {
+            let m = sample::random_field(sh, key, s.version, b"", None, || rng.next())?;
+            out.extend(m.map(|m| Output::Bulk(Bytes::from(m))));
+        }
+        return Ok(Output::Array(out));
+    }
+    let draws: Vec<u64> = (0..draws_wanted).map(|_| rng.below(s.size)).collect();
     let mut positions = draws.clone();
     positions.sort_unstable();
     positions.dedup();
@@ -509,6 +548,62 @@ mod tests {
             get: false,
         };
         sh.execute(op, 1000).unwrap();
+    }
+
+    /// Sets past the exact-walk size pick by descent: SPOP and
+    /// SRANDMEMBER still answer distinct members of the set, and SPOP
+    /// removes exactly what it answers.
+    #[test]
+    fn big_sets_pop_and_sample_members() {
+        let (_d, mut sh) = shard();
+        let n = sample::EXACT_UP_TO * 4;
+        let all: Vec<String> = (0..n).map(|i| format!("m:{i}")).collect();
+        let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+        sadd(&mut sh, "s", &refs);
+        let mut left: BTreeSet<String> = all.iter().cloned().collect();
+        for seed in 0..40 {
+            let op = SetOp::Pop {
+                key: b("s"),
+                count: None,
+                seed,
+            };
+            let Output::Bulk(m) = run(&mut sh, op).unwrap() else {
+                panic!("no member")
+            };
+            assert!(
+                left.remove(std::str::from_utf8(&m).unwrap()),
+                "{m:?} popped twice"
+            );
+        }
+        let op = SetOp::Pop {
+            key: b("s"),
+            count: Some(7),
+            seed: 99,
+        };
+        let popped = names(run(&mut sh, op).unwrap());
+        assert_eq!(popped.iter().collect::<BTreeSet<_>>().len(), 7);
+        for m in &popped {
+            assert!(left.remove(m), "{m} popped twice");
+        }
+        assert_eq!(card(&mut sh, "s"), left.len() as i64);
+        assert_eq!(
+            members(&mut sh, "s"),
+            left.iter().cloned().collect::<Vec<_>>()
+        );
+        let op = SetOp::RandMember {
+            key: b("s"),
+            count: Some(10),
+        };
+        let picked = names(run(&mut sh, op).unwrap());
+        assert_eq!(picked.iter().collect::<BTreeSet<_>>().len(), 10);
+        assert!(picked.iter().all(|m| left.contains(m)));
+        let op = SetOp::RandMember {
+            key: b("s"),
+            count: Some(-5),
+        };
+        let drawn = names(run(&mut sh, op).unwrap());
+        assert_eq!(drawn.len(), 5);
+        assert!(drawn.iter().all(|m| left.contains(m)));
     }
 
     #[test]
