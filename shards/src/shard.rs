@@ -437,8 +437,7 @@ impl Shard {
         fields: impl IntoIterator<Item = F>,
         mut f: impl FnMut(Option<Bytes>),
     ) -> OpResult<()> {
-        let mut k = keys::subkey_prefix(key, version);
-        k.reserve(16);
+        let mut k = keys::subkey_with_room(key, version, 16);
         let n = k.len();
         for field in fields {
             k.truncate(n);

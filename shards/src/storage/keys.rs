@@ -33,7 +33,7 @@ pub fn subkey_prefix(user_key: &[u8], version: u64) -> Vec<u8> {
 
 /// The prefix, allocated with room for `extra` more bytes (a field), so
 /// appending the field does not reallocate (it showed in LRANGE profiles).
-fn subkey_with_room(user_key: &[u8], version: u64, extra: usize) -> Vec<u8> {
+pub fn subkey_with_room(user_key: &[u8], version: u64, extra: usize) -> Vec<u8> {
     let mut k = Vec::with_capacity(13 + user_key.len() + extra);
     k.push(SUBKEY);
     k.extend_from_slice(&(user_key.len() as u32).to_be_bytes());

@@ -10,9 +10,13 @@
 //!
 //! Like Redis's own pick from a big hash table, the result is random but
 //! not exactly uniform: a field's chance depends on how the fields spread
-//! over byte values (evenly spread names such as `member:<number>` come out
-//! close to uniform). Small collections keep the exact walk (see
-//! [`EXACT_UP_TO`]), which is what Redis's distribution tests look at.
+//! over byte values. Names of one width (`member:000123`) come out close to
+//! uniform; mixed widths (`member:7` beside `member:1234`) favour the short
+//! names, which sit higher in the byte tree. Small collections keep the
+//! exact walk (see [`descends`]), which is what Redis's distribution tests
+//! look at.
+
+use std::collections::BTreeSet;
 
 use crate::error::OpResult;
 use crate::shard::Shard;
@@ -21,6 +25,14 @@ use crate::storage::keys::prefix_end;
 /// Collections up to this size pick by exact position (a walk of at most
 /// this many fields); bigger ones descend.
 pub const EXACT_UP_TO: u64 = 512;
+
+/// Whether `picks` picks from a collection of `size` fields should each
+/// descend ([`random_field`]) rather than walk once to exact positions: the
+/// collection is big, and the picks are few enough (at most 1/32 of it)
+/// that a walk would read far more than the picks need.
+pub fn descends(size: u64, picks: u64) -> bool {
+    size > EXACT_UP_TO && picks.saturating_mul(32) <= size
+}
 
 /// Levels descended at most before taking the first field of the range
 /// reached (long fields sharing long prefixes).
@@ -35,15 +47,15 @@ pub fn random_field(
     version: u64,
     from: &[u8],
     to: Option<&[u8]>,
-    mut rng: impl FnMut() -> u64,
+    rng: &mut Picker,
 ) -> OpResult<Option<Vec<u8>>> {
-    let Some(landed) = descend(sh, key, version, from, to, &mut rng)? else {
+    let Some(landed) = descend(sh, key, version, from, to, rng)? else {
         return Ok(None);
     };
     // Step a random number of fields on (wrapping round), so a field's
     // chance is the average landing chance of the SMOOTHING fields before
     // it: descending weighs byte values alike, not the fields under them.
-    let mut steps = rng() % SMOOTHING;
+    let mut steps = rng.below(SMOOTHING);
     let mut found = None;
     // From where it landed, then (past the last field) from the first.
     for start in [landed.as_slice(), from] {
@@ -72,7 +84,7 @@ fn descend(
     version: u64,
     from: &[u8],
     to: Option<&[u8]>,
-    rng: &mut impl FnMut() -> u64,
+    rng: &mut Picker,
 ) -> OpResult<Option<Vec<u8>>> {
     let (mut lo, mut hi) = (from.to_vec(), to.map(<[u8]>::to_vec));
     let Some(mut first) = edge(sh, key, version, &lo, hi.as_deref(), false)? else {
@@ -94,7 +106,7 @@ fn descend(
             i32::from(first[common])
         };
         let span = (i32::from(last[common]) - low + 1) as u64;
-        let byte = low + ((u128::from(rng()) * u128::from(span)) >> 64) as i32;
+        let byte = low + rng.below(span) as i32;
         if byte < 0 {
             return Ok(Some(first));
         }
@@ -138,6 +150,48 @@ fn edge(
     Ok(found)
 }
 
+/// A small portable generator (SplitMix64). SPOP's choices must be the
+/// same on every replica and every build, so they come from the seed in
+/// the op through a fixed algorithm, not a platform-dependent RNG.
+pub struct Picker(pub u64);
+
+impl Picker {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A position in `[0, n)`, `n > 0` (multiply-shift, no modulo bias
+    /// worth speaking of for set sizes).
+    pub fn below(&mut self, n: u64) -> u64 {
+        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
+    }
+
+    /// `k` distinct positions in `[0, n)`, `k <= n`, sorted (Floyd's
+    /// algorithm: O(k) draws whatever `n` is).
+    pub fn distinct(&mut self, k: u64, n: u64) -> Vec<u64> {
+        let mut chosen = BTreeSet::new();
+        for j in n - k..n {
+            let t = self.below(j + 1);
+            if !chosen.insert(t) {
+                chosen.insert(j);
+            }
+        }
+        chosen.into_iter().collect()
+    }
+
+    /// Fisher-Yates, so a sample does not come back in member order.
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -153,22 +207,11 @@ mod tests {
         sh.commit().unwrap();
     }
 
-    fn rng(seed: u64) -> impl FnMut() -> u64 {
-        let mut x = seed;
-        move || {
-            // xorshift64*
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-    }
-
     /// How many of `fields` 20 000 picks hit, and the most any one got.
     fn spread(fields: &[Vec<u8>]) -> (usize, u32) {
         let (_d, mut sh) = test_shard();
         fill(&mut sh, b"k", fields);
-        let mut next = rng(7);
+        let mut next = Picker(7);
         let mut hits: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
         for _ in 0..20_000 {
             let f = random_field(&sh, b"k", 1, b"", None, &mut next)
@@ -214,7 +257,7 @@ mod tests {
         fill(&mut sh, b"k", &fields);
         sh.sub_put(b"k", 2, b"other", Vec::new());
         sh.sub_put(b"j", 1, b"other", Vec::new());
-        let mut next = rng(3);
+        let mut next = Picker(3);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
             let f = random_field(&sh, b"k", 1, b"", None, &mut next)

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use super::collection;
 use super::collection::Coll;
 use super::sample;
+use super::sample::Picker;
 use crate::error::OpResult;
 use crate::op::Output;
 use crate::op::SetOp;
@@ -95,7 +96,7 @@ fn pick_distinct(
     n: u64,
     rng: &mut Picker,
 ) -> OpResult<Vec<Bytes>> {
-    if s.size <= sample::EXACT_UP_TO || n.saturating_mul(32) > s.size {
+    if !sample::descends(s.size, n) {
         return members_at(sh, key, s, &rng.distinct(n, s.size));
     }
     let mut picked = BTreeSet::new();
@@ -103,7 +104,7 @@ fn pick_distinct(
         if picked.len() as u64 == n {
             break;
         }
-        if let Some(m) = sample::random_field(sh, key, s.version, b"", None, || rng.next())? {
+        if let Some(m) = sample::random_field(sh, key, s.version, b"", None, rng)? {
             picked.insert(m);
         }
     }
@@ -186,48 +187,6 @@ pub fn op_scard(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
     ))
 }
 
-/// A small portable generator (SplitMix64). SPOP's choices must be the
-/// same on every replica and every build, so they come from the seed in
-/// the op through a fixed algorithm, not a platform-dependent RNG.
-struct Picker(u64);
-
-impl Picker {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A position in `[0, n)`, `n > 0` (multiply-shift, no modulo bias
-    /// worth speaking of for set sizes).
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next()) * u128::from(n)) >> 64) as u64
-    }
-
-    /// `k` distinct positions in `[0, n)`, `k <= n`, sorted (Floyd's
-    /// algorithm: O(k) draws whatever `n` is).
-    fn distinct(&mut self, k: u64, n: u64) -> Vec<u64> {
-        let mut chosen = BTreeSet::new();
-        for j in n - k..n {
-            let t = self.below(j + 1);
-            if !chosen.insert(t) {
-                chosen.insert(j);
-            }
-        }
-        chosen.into_iter().collect()
-    }
-
-    /// Fisher-Yates, so a sample does not come back in member order.
-    fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i as u64 + 1) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
 /// SPOP: without a count one member (Nil when absent); with a count up to
 /// that many distinct members, the whole set (and the key) when it asks
 /// for as many as there are.
@@ -294,11 +253,11 @@ pub fn op_srandmember(
         return Ok(bulks(picked));
     }
     let draws_wanted = count.unsigned_abs();
-    if s.size > sample::EXACT_UP_TO && draws_wanted.saturating_mul(32) <= s.size {
+    if sample::descends(s.size, draws_wanted) {
         // Few draws from a big set: pick each (repeats allowed).
         let mut out = Vec::with_capacity(draws_wanted as usize);
         for _ in 0..draws_wanted {
-            let m = sample::random_field(sh, key, s.version, b"", None, || rng.next())?;
+            let m = sample::random_field(sh, key, s.version, b"", None, &mut rng)?;
             out.extend(m.map(|m| Output::Bulk(Bytes::from(m))));
         }
         return Ok(Output::Array(out));

@@ -38,21 +38,27 @@ pub struct IndexBounds {
 
 impl IndexBounds {
     /// Narrows a walk over `[from, to)` of `key`'s index at `version` to the
-    /// part that can hold live fields.
-    pub fn narrow(&self, key: &[u8], version: u64, from: &mut Vec<u8>, to: &mut Vec<u8>) {
+    /// part that can hold live fields (borrowing the bounds, so a walk of
+    /// a zset without pops copies nothing).
+    pub fn narrow<'a>(
+        &'a self,
+        key: &[u8],
+        version: u64,
+        from: &'a [u8],
+        to: &'a [u8],
+    ) -> (&'a [u8], &'a [u8]) {
         let Some(b) = self.by_key.get(key).filter(|b| b.version == version) else {
-            return;
+            return (from, to);
         };
-        if let Some(low) = &b.low {
-            if low > from {
-                from.clone_from(low);
-            }
-        }
-        if let Some(high) = &b.high {
-            if high < to {
-                to.clone_from(high);
-            }
-        }
+        let from = match b.low.as_deref() {
+            Some(low) if low > from => low,
+            _ => from,
+        };
+        let to = match b.high.as_deref() {
+            Some(high) if high < to => high,
+            _ => to,
+        };
+        (from, to)
     }
 
     /// Every field up to and including `field` is gone (a ZPOPMIN deleted
@@ -115,9 +121,8 @@ mod tests {
     use super::*;
 
     fn narrowed(b: &IndexBounds, version: u64) -> (Vec<u8>, Vec<u8>) {
-        let (mut from, mut to) = (vec![1], vec![2]);
-        b.narrow(b"z", version, &mut from, &mut to);
-        (from, to)
+        let (from, to) = b.narrow(b"z", version, &[1], &[2]);
+        (from.to_vec(), to.to_vec())
     }
 
     #[test]

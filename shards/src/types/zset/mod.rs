@@ -227,16 +227,15 @@ fn walk(
     rev: bool,
     mut f: impl FnMut(f64, &[u8]) -> bool,
 ) -> OpResult<()> {
-    let (mut from, mut to) = (from.to_vec(), to.to_vec());
-    sh.zset_bounds().narrow(key, z.version, &mut from, &mut to);
+    let (from, to) = sh.zset_bounds().narrow(key, z.version, from, to);
     if from >= to {
         return Ok(());
     }
     sh.sub_scan(
         key,
         z.version,
-        &from,
-        Some(&to),
+        from,
+        Some(to),
         rev,
         |field, _| match parse_index(field) {
             Some((s, m)) => f(s, m),
