@@ -175,3 +175,48 @@ fn hscan_and_hrandfield() {
     assert_eq!(r.cmd(&["SET", "str", "v"]), Simple("OK".into()));
     assert_eq!(r.cmd(&["HRANDFIELD", "str"]), Resp::err(WRONGTYPE));
 }
+
+/// HRANDFIELD on a hash too big to read whole per call samples it (the
+/// shard descends the field bytes): the picks are real fields with their
+/// own values, distinct for a positive count, |count| for a negative one.
+#[test]
+fn hrandfield_on_a_big_hash() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let n = 6000;
+    let mut args: Vec<String> = vec!["HSET".into(), "big".into()];
+    for i in 0..n {
+        args.push(format!("f{i:05}"));
+        args.push(format!("v{i:05}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(r.cmd(&refs), Int(n));
+    let value_of = |f: &[u8]| format!("v{}", &String::from_utf8_lossy(f)[1..]).into_bytes();
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..10 {
+        let Array(Some(flat)) = r.cmd(&["HRANDFIELD", "big", "5", "WITHVALUES"]) else {
+            panic!()
+        };
+        assert_eq!(flat.len(), 10);
+        let mut fields = std::collections::BTreeSet::new();
+        for pair in flat.chunks(2) {
+            let (Bulk(Some(f)), Bulk(Some(v))) = (&pair[0], &pair[1]) else {
+                panic!("{pair:?}")
+            };
+            assert_eq!(v, &value_of(f), "a field came with another's value");
+            fields.insert(f.clone());
+        }
+        assert_eq!(fields.len(), 5, "a positive count repeated a field");
+        seen.extend(fields);
+    }
+    assert!(seen.len() > 25, "picks cluster on {} fields", seen.len());
+    let Array(Some(drawn)) = r.cmd(&["HRANDFIELD", "big", "-40"]) else {
+        panic!()
+    };
+    assert_eq!(drawn.len(), 40);
+    assert!(
+        drawn
+            .iter()
+            .all(|f| matches!(f, Bulk(Some(f)) if f.starts_with(b"f")))
+    );
+}

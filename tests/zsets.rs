@@ -776,3 +776,43 @@ fn blocking_pops() {
     assert_eq!(blocked.read(), Some(nested));
     assert_eq!(r.cmd(&["EXISTS", "z2"]), Int(0));
 }
+
+/// ZRANDMEMBER on a zset too big to walk per call samples its members:
+/// each pick is a real member with its own score.
+#[test]
+fn zrandmember_on_a_big_zset() {
+    let s = Server::start(&[]);
+    let mut r = s.raw();
+    let n = 6000;
+    let mut args: Vec<String> = vec!["ZADD".into(), "big".into()];
+    for i in 0..n {
+        args.push(i.to_string());
+        args.push(format!("m{i:05}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(r.cmd(&refs), Int(n));
+    for count in ["4", "-9"] {
+        let Array(Some(flat)) = r.cmd(&["ZRANDMEMBER", "big", count, "WITHSCORES"]) else {
+            panic!()
+        };
+        let wanted: usize = count.trim_start_matches('-').parse().unwrap();
+        assert_eq!(flat.len(), wanted * 2);
+        let mut members = std::collections::BTreeSet::new();
+        for pair in flat.chunks(2) {
+            let (Bulk(Some(m)), Bulk(Some(score))) = (&pair[0], &pair[1]) else {
+                panic!("{pair:?}")
+            };
+            let m = String::from_utf8(m.clone()).unwrap();
+            let want: i64 = m[1..].parse().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(score),
+                want.to_string(),
+                "{m}'s score"
+            );
+            members.insert(m);
+        }
+        if count == "4" {
+            assert_eq!(members.len(), 4, "a positive count repeated a member");
+        }
+    }
+}

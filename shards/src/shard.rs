@@ -234,6 +234,11 @@ impl Shard {
                 hash::op_hincrbyfloat(self, &key, &field, delta, now_ms)
             }
             Op::HStrLen { key, field } => hash::op_hstrlen(self, &key, &field, now_ms),
+            Op::HRandField {
+                key,
+                count,
+                with_values,
+            } => hash::op_hrandfield(self, &key, count, with_values, now_ms),
             Op::DeleteIfSame { key, record } => {
                 keyspace::op_delete_if_same(self, &key, &record, now_ms)
             }

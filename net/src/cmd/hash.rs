@@ -305,49 +305,29 @@ fn hrandfield(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
             return Err(CmdError::Text("value is out of range"));
         }
     }
-    let op = Op::HGetAll {
+    let op = Op::HRandField {
         key: a[1].clone(),
-        what: HashPart::Both,
+        count,
+        with_values,
     };
     // RESP3 answers WITHVALUES as [field, value] pairs.
-    let nested = ctx.conn.proto == crate::resp::Protocol::Resp3;
+    let nested = with_values && ctx.conn.proto == crate::resp::Protocol::Resp3;
     Ok(Plan::Many {
         parts: vec![(ctx.cx.core.router.shard_of_key(&a[1]), op)],
         finish: Box::new(move |mut results| {
-            use rand::seq::SliceRandom;
-            let pairs = match results.pop().map(flat_pairs) {
-                Some(Ok(p)) => p,
-                Some(Err(reply)) => return reply,
-                None => Vec::new(),
-            };
-            let mut rng = rand::thread_rng();
-            let Some(count) = count else {
-                return pairs
-                    .choose(&mut rng)
-                    .map_or(Reply::Nil, |(f, _)| f.clone());
-            };
-            if pairs.is_empty() || count == 0 {
-                return Reply::Array(Vec::new());
+            let r = results.pop().unwrap_or(Ok(Output::Nil));
+            if !nested {
+                return output_reply(r);
             }
-            let chosen: Vec<&(Reply, Reply)> = if count > 0 {
-                pairs.choose_multiple(&mut rng, count as usize).collect()
-            } else {
-                (0..count.unsigned_abs())
-                    .filter_map(|_| pairs.choose(&mut rng))
-                    .collect()
-            };
-            let mut out = Vec::new();
-            for (f, v) in chosen {
-                if with_values && nested {
-                    out.push(Reply::Array(vec![f.clone(), v.clone()]));
-                    continue;
-                }
-                out.push(f.clone());
-                if with_values {
-                    out.push(v.clone());
-                }
+            match flat_pairs(r) {
+                Ok(pairs) => Reply::Array(
+                    pairs
+                        .into_iter()
+                        .map(|(f, v)| Reply::Array(vec![f, v]))
+                        .collect(),
+                ),
+                Err(reply) => reply,
             }
-            Reply::Array(out)
         }),
     })
 }

@@ -196,6 +196,13 @@ pub enum Op {
         key: Bytes,
         field: Bytes,
     },
+    /// HRANDFIELD: `count` None picks one field; a positive count picks
+    /// distinct fields, a negative one |count| that may repeat.
+    HRandField {
+        key: Bytes,
+        count: Option<i64>,
+        with_values: bool,
+    },
     /// Active expiry, decided by the leader: removes each (expire-at, key)
     /// whose record still carries that expiry and is expired at the
     /// entry's time; drops stale expiry-index entries.
@@ -315,6 +322,7 @@ impl Op {
                 | Op::HExists { .. }
                 | Op::HGetAll { .. }
                 | Op::HStrLen { .. }
+                | Op::HRandField { .. }
                 | Op::Watch(_)
                 | Op::Unwatch(_)
                 | Op::WatchTouched(_)

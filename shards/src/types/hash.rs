@@ -15,6 +15,8 @@ use crate::op::HashPart;
 use crate::op::Output;
 use crate::shard::Shard;
 use crate::storage::meta::RedisType;
+use crate::types::sample;
+use crate::types::sample::Picker;
 
 type Hash = Coll;
 
@@ -124,6 +126,113 @@ pub fn op_hgetall(sh: &mut Shard, key: &[u8], what: HashPart, now: i64) -> OpRes
     Ok(Output::Array(out))
 }
 
+/// HRANDFIELD, with Redis's count rules (see `Op::HRandField`). A hash
+/// too big to read whole for a few picks is sampled by descending its
+/// field bytes ([`sample`]); smaller ones pick exactly from a full read.
+pub fn op_hrandfield(
+    sh: &mut Shard,
+    key: &[u8],
+    count: Option<i64>,
+    with_values: bool,
+    now: i64,
+) -> OpResult<Output> {
+    let Some(h) = load(sh, key, now)? else {
+        return Ok(match count {
+            None => Output::Nil,
+            Some(_) => Output::Array(Vec::new()),
+        });
+    };
+    let wanted = count.map_or(1, i64::unsigned_abs);
+    if wanted == 0 {
+        return Ok(Output::Array(Vec::new()));
+    }
+    let mut rng = Picker(sh.random_u64());
+    let distinct = count.is_none_or(|c| c > 0);
+    let whole = distinct && wanted >= h.size;
+    let mut picked = None;
+    if !whole && sample::descends(h.size, wanted) {
+        picked = sampled_fields(sh, key, &h, wanted, distinct, &mut rng)?;
+    }
+    let picked = match picked {
+        Some(p) => p,
+        None => exact_fields(sh, key, &h, wanted, distinct, &mut rng)?,
+    };
+    if count.is_none() {
+        return Ok(Output::bulk_or_nil(
+            picked.into_iter().next().map(|(f, _)| Bytes::from(f)),
+        ));
+    }
+    let mut out = Vec::with_capacity(picked.len() * if with_values { 2 } else { 1 });
+    for (f, v) in picked {
+        out.push(Output::Bulk(Bytes::from(f)));
+        if with_values {
+            out.push(Output::Bulk(Bytes::from(v)));
+        }
+    }
+    Ok(Output::Array(out))
+}
+
+/// `n` (field, value) pairs picked by descent; None when distinct picks
+/// keep colliding (read the hash instead).
+fn sampled_fields(
+    sh: &Shard,
+    key: &[u8],
+    h: &Hash,
+    n: u64,
+    distinct: bool,
+    rng: &mut Picker,
+) -> OpResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
+    let fields = if distinct {
+        match sample::distinct_fields(sh, key, h.version, b"", None, n, rng)? {
+            Some(mut f) => {
+                rng.shuffle(&mut f);
+                f
+            }
+            None => return Ok(None),
+        }
+    } else {
+        sample::fields_with_repeats(sh, key, h.version, b"", None, n, rng)?
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        // Found in this same state a moment ago, so it has a value.
+        if let Some(v) = sh.sub_get(key, h.version, &f)? {
+            out.push((f, v.to_vec()));
+        }
+    }
+    Ok(Some(out))
+}
+
+/// `n` (field, value) pairs picked exactly from the whole hash: all of them
+/// in field order when `distinct` asks for at least the hash's size.
+fn exact_fields(
+    sh: &Shard,
+    key: &[u8],
+    h: &Hash,
+    n: u64,
+    distinct: bool,
+    rng: &mut Picker,
+) -> OpResult<Vec<(Vec<u8>, Vec<u8>)>> {
+    let mut all = sh.sub_fields(key, h.version)?;
+    let size = all.len() as u64;
+    if size == 0 || (distinct && n >= size) {
+        return Ok(all);
+    }
+    if !distinct {
+        return Ok((0..n)
+            .map(|_| all[rng.below(size) as usize].clone())
+            .collect());
+    }
+    let positions = rng.distinct(n, size);
+    let mut picked: Vec<_> = positions
+        .iter()
+        .rev()
+        .map(|&p| all.swap_remove(p as usize))
+        .collect();
+    rng.shuffle(&mut picked);
+    Ok(picked)
+}
+
 pub fn op_hstrlen(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Output> {
     let Some(h) = load(sh, key, now)? else {
         return Ok(Output::Int(0));
@@ -193,6 +302,108 @@ mod tests {
 
     use crate::shard::test_bytes as b;
     use crate::shard::test_shard as shard;
+
+    fn randfield(sh: &mut Shard, key: &str, count: Option<i64>, with_values: bool) -> Output {
+        let op = Op::HRandField {
+            key: b(key),
+            count,
+            with_values,
+        };
+        sh.execute(op, 1000).unwrap()
+    }
+
+    /// Field names (and, with values, checks each value is its field's).
+    fn picked(o: Output, with_values: bool) -> Vec<String> {
+        let Output::Array(flat) = o else {
+            panic!("not an array: {o:?}")
+        };
+        let step = if with_values { 2 } else { 1 };
+        flat.chunks(step)
+            .map(|p| {
+                let Output::Bulk(f) = &p[0] else {
+                    panic!("{p:?}")
+                };
+                let f = String::from_utf8(f.to_vec()).unwrap();
+                if with_values {
+                    assert_eq!(p[1], Output::Bulk(Bytes::from(format!("v{f}"))));
+                }
+                f
+            })
+            .collect()
+    }
+
+    fn fill(sh: &mut Shard, key: &str, n: u64) {
+        let pairs = (0..n)
+            .map(|i| (b(&format!("f{i:05}")), b(&format!("vf{i:05}"))))
+            .collect();
+        let op = Op::HSet {
+            key: b(key),
+            pairs,
+            nx: false,
+        };
+        sh.execute(op, 1000).unwrap();
+    }
+
+    /// Redis's count rules on a small hash (exact picks) and a big one
+    /// (sampled picks): distinct for a positive count, |count| with repeats
+    /// for a negative one, the whole hash for a count past its size.
+    #[test]
+    fn hrandfield_counts_small_and_big() {
+        let (_d, mut sh) = shard();
+        fill(&mut sh, "small", 5);
+        fill(&mut sh, "big", crate::types::sample::EXACT_UP_TO * 8);
+        assert_eq!(randfield(&mut sh, "none", None, false), Output::Nil);
+        assert_eq!(
+            randfield(&mut sh, "none", Some(3), false),
+            Output::Array(vec![])
+        );
+        assert_eq!(
+            randfield(&mut sh, "small", Some(0), true),
+            Output::Array(vec![])
+        );
+        let all = picked(randfield(&mut sh, "small", Some(9), true), true);
+        assert_eq!(all, ["f00000", "f00001", "f00002", "f00003", "f00004"]);
+        for key in ["small", "big"] {
+            let three = picked(randfield(&mut sh, key, Some(3), true), true);
+            assert_eq!(
+                three
+                    .iter()
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len(),
+                3
+            );
+            let repeats = picked(randfield(&mut sh, key, Some(-12), true), true);
+            assert_eq!(repeats.len(), 12);
+            let Output::Bulk(one) = randfield(&mut sh, key, None, false) else {
+                panic!()
+            };
+            assert!(one.starts_with(b"f"));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            seen.extend(picked(randfield(&mut sh, "big", Some(4), false), false));
+        }
+        assert!(
+            seen.len() > 40,
+            "picks cluster: {} distinct of 80",
+            seen.len()
+        );
+        let set = b("s");
+        sh.execute(
+            Op::Sets(crate::op::set::SetOp::Add {
+                key: set.clone(),
+                members: vec![b("m")],
+            }),
+            1000,
+        )
+        .unwrap();
+        let op = Op::HRandField {
+            key: set,
+            count: None,
+            with_values: false,
+        };
+        assert_eq!(sh.execute(op, 1000), Err(OpError::WrongType));
+    }
 
     #[test]
     fn set_get_delete_and_wrongtype() {

@@ -99,20 +99,11 @@ fn pick_distinct(
     if !sample::descends(s.size, n) {
         return members_at(sh, key, s, &rng.distinct(n, s.size));
     }
-    let mut picked = BTreeSet::new();
-    for _ in 0..n * 4 + 16 {
-        if picked.len() as u64 == n {
-            break;
-        }
-        if let Some(m) = sample::random_field(sh, key, s.version, b"", None, rng)? {
-            picked.insert(m);
-        }
-    }
-    if (picked.len() as u64) < n {
+    match sample::distinct_fields(sh, key, s.version, b"", None, n, rng)? {
+        Some(picked) => Ok(picked.into_iter().map(Bytes::from).collect()),
         // The picks kept colliding (a very uneven set): walk after all.
-        return members_at(sh, key, s, &rng.distinct(n, s.size));
+        None => members_at(sh, key, s, &rng.distinct(n, s.size)),
     }
-    Ok(picked.into_iter().map(Bytes::from).collect())
 }
 
 fn bulks(members: Vec<Bytes>) -> Output {
@@ -255,12 +246,9 @@ pub fn op_srandmember(
     let draws_wanted = count.unsigned_abs();
     if sample::descends(s.size, draws_wanted) {
         // Few draws from a big set: pick each (repeats allowed).
-        let mut out = Vec::with_capacity(draws_wanted as usize);
-        for _ in 0..draws_wanted {
-            let m = sample::random_field(sh, key, s.version, b"", None, &mut rng)?;
-            out.extend(m.map(|m| Output::Bulk(Bytes::from(m))));
-        }
-        return Ok(Output::Array(out));
+        let drawn =
+            sample::fields_with_repeats(sh, key, s.version, b"", None, draws_wanted, &mut rng)?;
+        return Ok(bulks(drawn.into_iter().map(Bytes::from).collect()));
     }
     let draws: Vec<u64> = (0..draws_wanted).map(|_| rng.below(s.size)).collect();
     let mut positions = draws.clone();

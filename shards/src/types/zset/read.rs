@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::INDEX;
+use super::MEMBER;
 use super::ZSet;
 use super::index_field;
 use super::load;
@@ -25,6 +26,8 @@ use crate::storage::keys::prefix_end;
 use crate::storage::meta::RedisType;
 use crate::types::collection;
 use crate::types::collection::Coll;
+use crate::types::sample;
+use crate::types::sample::Picker;
 
 /// Selected entries: (score, member) in reply order.
 pub(super) type Entries = Vec<(f64, Vec<u8>)>;
@@ -312,6 +315,23 @@ pub fn op_randmember(
             Some(_) => Output::Array(Vec::new()),
         });
     };
+    let wanted = match count {
+        None => 1,
+        Some(c) => c.unsigned_abs(),
+    };
+    let whole = count.is_some_and(|c| c >= 0 && c as u64 >= z.size);
+    if wanted > 0 && !whole && sample::descends(z.size, wanted) {
+        let mut rng = Picker(sh.random_u64());
+        let distinct = count.is_some_and(|c| c > 0);
+        if let Some(mut picked) = sample_members(sh, key, &z, wanted, distinct, &mut rng)? {
+            if count.is_none() {
+                return Ok(Output::bulk_or_nil(
+                    picked.pop().map(|(_, m)| Bytes::from(m)),
+                ));
+            }
+            return Ok(flat(picked, withscores));
+        }
+    }
     let mut all = Vec::with_capacity(z.size.min(1 << 16) as usize);
     walk_all(sh, key, &z, false, |s, m| {
         all.push((s, m.to_vec()));
@@ -344,6 +364,40 @@ pub fn op_randmember(
         all
     };
     Ok(flat(chosen, withscores))
+}
+
+/// `n` (score, member) pairs of a big zset picked by descending its member
+/// fields instead of walking it (see [`sample`]); with `distinct`, in random
+/// order, and None when the picks keep colliding (walk instead).
+fn sample_members(
+    sh: &Shard,
+    key: &[u8],
+    z: &ZSet,
+    n: u64,
+    distinct: bool,
+    rng: &mut Picker,
+) -> OpResult<Option<Entries>> {
+    let (from, to) = ([MEMBER], [INDEX]);
+    let fields = if distinct {
+        match sample::distinct_fields(sh, key, z.version, &from, Some(&to), n, rng)? {
+            Some(mut f) => {
+                rng.shuffle(&mut f);
+                f
+            }
+            None => return Ok(None),
+        }
+    } else {
+        sample::fields_with_repeats(sh, key, z.version, &from, Some(&to), n, rng)?
+    };
+    let mut out = Vec::with_capacity(fields.len());
+    for f in fields {
+        let member = &f[1..];
+        // Found in this same state a moment ago, so it has a score.
+        if let Some(score) = score_of(sh, key, z, member)? {
+            out.push((score, member.to_vec()));
+        }
+    }
+    Ok(Some(out))
 }
 
 /// A zset or a set (members scored 1) read as an input of ZUNION and

@@ -816,6 +816,82 @@ fn randmember_counts() {
     assert_eq!(ok(&mut sh, op), Output::Nil);
 }
 
+/// A zset too big to walk per pick samples its members: each answer is a
+/// real member with its own score, distinct where the count asks for it.
+#[test]
+fn randmember_samples_big_zsets() {
+    let (_d, mut sh) = shard();
+    let n = crate::types::sample::EXACT_UP_TO * 8;
+    let names: Vec<String> = (0..n).map(|i| format!("m:{i:05}")).collect();
+    let pairs: Vec<(f64, &str)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, m)| (i as f64 / 2.0, m.as_str()))
+        .collect();
+    add(&mut sh, "z", &pairs);
+    let score = |m: &str| m[2..].parse::<f64>().unwrap() / 2.0;
+    let rand = |sh: &mut Shard, count| {
+        ok(
+            sh,
+            ZSetOp::RandMember {
+                key: b("z"),
+                count,
+                withscores: true,
+            },
+        )
+    };
+    let check = |flat: Vec<Output>| -> Vec<String> {
+        flat.chunks(2)
+            .map(|p| {
+                let (Output::Bulk(m), Output::Bulk(s)) = (&p[0], &p[1]) else {
+                    panic!("{p:?}")
+                };
+                let m = std::str::from_utf8(m).unwrap().to_string();
+                let s: f64 = std::str::from_utf8(s).unwrap().parse().unwrap();
+                assert_eq!(s, score(&m), "{m} came with another member's score");
+                m
+            })
+            .collect()
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let Output::Array(flat) = rand(&mut sh, Some(4)) else {
+            panic!()
+        };
+        let picked = check(flat);
+        assert_eq!(picked.len(), 4);
+        assert_eq!(
+            picked
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            4
+        );
+        seen.extend(picked);
+    }
+    assert!(
+        seen.len() > 40,
+        "picks cluster: {} distinct of 80",
+        seen.len()
+    );
+    let Output::Array(flat) = rand(&mut sh, Some(-9)) else {
+        panic!()
+    };
+    assert_eq!(check(flat).len(), 9);
+    let one = ok(
+        &mut sh,
+        ZSetOp::RandMember {
+            key: b("z"),
+            count: None,
+            withscores: false,
+        },
+    );
+    let Output::Bulk(m) = one else {
+        panic!("{one:?}")
+    };
+    assert!(names.contains(&String::from_utf8(m.to_vec()).unwrap()));
+}
+
 #[test]
 fn delete_then_recreate_does_not_resurrect_members() {
     let (_d, mut sh) = shard();
