@@ -546,6 +546,18 @@ impl Shard {
         }
     }
 
+    /// A cursor over the fields of `key`'s collection at `version`, for
+    /// many edge lookups on one iterator ([`SubCursor::edge`]).
+    pub fn sub_cursor(&self, key: &[u8], version: u64) -> SubCursor<'_> {
+        let prefix = keys::subkey_prefix(key, version);
+        let end = keys::prefix_end(&prefix);
+        SubCursor {
+            cursor: self.store.cursor(&prefix, &end),
+            end,
+            prefix,
+        }
+    }
+
     /// Raft state stored beside the data (`r` namespace).
     pub fn raft_state(&self, name: &[u8]) -> OpResult<Option<Bytes>> {
         self.store.get(&keys::raft_key(name))
@@ -658,5 +670,31 @@ impl Shard {
 
     pub(crate) fn random_u64(&mut self) -> u64 {
         self.rng.r#gen()
+    }
+}
+
+/// [`Shard::sub_cursor`]: a [`crate::storage::Cursor`] speaking in fields.
+pub struct SubCursor<'a> {
+    cursor: crate::storage::Cursor<'a>,
+    prefix: Vec<u8>,
+    end: Vec<u8>,
+}
+
+impl SubCursor<'_> {
+    /// The first (with `last`, the last) field in `[from, to)` (`to` None:
+    /// every field from `from` on).
+    pub fn edge(
+        &mut self,
+        from: &[u8],
+        to: Option<&[u8]>,
+        last: bool,
+    ) -> OpResult<Option<Vec<u8>>> {
+        let lo = [self.prefix.as_slice(), from].concat();
+        let hi = match to {
+            Some(t) => [self.prefix.as_slice(), t].concat(),
+            None => self.end.clone(),
+        };
+        let n = self.prefix.len();
+        Ok(self.cursor.edge(&lo, &hi, last)?.map(|k| k[n..].to_vec()))
     }
 }

@@ -22,6 +22,7 @@ use rocksdb::Cache;
 use rocksdb::ColumnFamilyDescriptor;
 use rocksdb::DB;
 use rocksdb::Options;
+pub use shard_store::Cursor;
 pub use shard_store::ShardStore;
 use thiserror::Error;
 

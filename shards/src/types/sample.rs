@@ -141,12 +141,14 @@ fn descend(
     to: Option<&[u8]>,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<u8>>> {
+    let mut cursor = sh.sub_cursor(key, version);
+    let mut edge = |lo: &[u8], hi: Option<&[u8]>, last| cursor.edge(lo, hi, last);
     let (mut lo, mut hi) = (from.to_vec(), to.map(<[u8]>::to_vec));
-    let Some(mut first) = edge(sh, key, version, &lo, hi.as_deref(), false)? else {
+    let Some(mut first) = edge(&lo, hi.as_deref(), false)? else {
         return Ok(None);
     };
     for _ in 0..MAX_DEPTH {
-        let Some(last) = edge(sh, key, version, &lo, hi.as_deref(), true)? else {
+        let Some(last) = edge(&lo, hi.as_deref(), true)? else {
             return Ok(Some(first));
         };
         if first == last {
@@ -168,7 +170,7 @@ fn descend(
         let mut prefix = last[..common].to_vec();
         prefix.push(byte as u8);
         // The first field from the bytes drawn on (there is one: `last`).
-        let Some(next) = edge(sh, key, version, &prefix, hi.as_deref(), false)? else {
+        let Some(next) = edge(&prefix, hi.as_deref(), false)? else {
             return Ok(Some(last));
         };
         if !next.starts_with(&prefix) {
@@ -184,25 +186,6 @@ fn descend(
         first = next;
     }
     Ok(Some(first))
-}
-
-/// The first (or, with `last`, the last) field in `[from, to)`.
-fn edge(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
-    last: bool,
-) -> OpResult<Option<Vec<u8>>> {
-    let mut found = None;
-    if to.is_none_or(|t| from < t) {
-        sh.sub_scan(key, version, from, to, last, |f, _| {
-            found = Some(f.to_vec());
-            false
-        })?;
-    }
-    Ok(found)
 }
 
 /// A small portable generator (SplitMix64). SPOP's choices must be the
