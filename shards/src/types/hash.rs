@@ -182,16 +182,9 @@ fn sampled_fields(
     distinct: bool,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
-    let fields = if distinct {
-        match sample::distinct_fields(sh, key, h.version, b"", None, n, rng)? {
-            Some(mut f) => {
-                rng.shuffle(&mut f);
-                f
-            }
-            None => return Ok(None),
-        }
-    } else {
-        sample::fields_with_repeats(sh, key, h.version, b"", None, n, rng)?
+    let Some(fields) = sample::shuffled_picks(sh, key, h.version, b"", None, n, distinct, rng)?
+    else {
+        return Ok(None);
     };
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {

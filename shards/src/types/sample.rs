@@ -68,6 +68,30 @@ pub fn distinct_fields(
     Ok(Some(picked.into_iter().collect()))
 }
 
+/// `n` fields in `[from, to)` picked by descent, in random order: distinct
+/// ones (None when they keep colliding: walk instead) or, without
+/// `distinct`, ones that may repeat. HRANDFIELD's and ZRANDMEMBER's rule.
+#[allow(clippy::too_many_arguments)]
+pub fn shuffled_picks(
+    sh: &Shard,
+    key: &[u8],
+    version: u64,
+    from: &[u8],
+    to: Option<&[u8]>,
+    n: u64,
+    distinct: bool,
+    rng: &mut Picker,
+) -> OpResult<Option<Vec<Vec<u8>>>> {
+    if !distinct {
+        return fields_with_repeats(sh, key, version, from, to, n, rng).map(Some);
+    }
+    let mut picked = distinct_fields(sh, key, version, from, to, n, rng)?;
+    if let Some(p) = &mut picked {
+        rng.shuffle(p);
+    }
+    Ok(picked)
+}
+
 /// `n` fields in `[from, to)` that may repeat, each picked by descent
 /// (empty when the range is).
 pub fn fields_with_repeats(

@@ -378,16 +378,10 @@ fn sample_members(
     rng: &mut Picker,
 ) -> OpResult<Option<Entries>> {
     let (from, to) = ([MEMBER], [INDEX]);
-    let fields = if distinct {
-        match sample::distinct_fields(sh, key, z.version, &from, Some(&to), n, rng)? {
-            Some(mut f) => {
-                rng.shuffle(&mut f);
-                f
-            }
-            None => return Ok(None),
-        }
-    } else {
-        sample::fields_with_repeats(sh, key, z.version, &from, Some(&to), n, rng)?
+    let Some(fields) =
+        sample::shuffled_picks(sh, key, z.version, &from, Some(&to), n, distinct, rng)?
+    else {
+        return Ok(None);
     };
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
