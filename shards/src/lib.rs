@@ -8,6 +8,7 @@ pub mod core;
 pub mod durability;
 pub mod error;
 pub mod failpoint;
+pub mod fresh;
 pub mod glob;
 pub mod msg;
 pub mod op;

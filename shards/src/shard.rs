@@ -131,6 +131,9 @@ pub struct Shard {
     ready_keys: Vec<Bytes>,
     /// Where recently popped zsets' live index fields start and end.
     zset_bounds: crate::types::zset::IndexBounds,
+    /// Fields of the collections created since start (skips the store
+    /// read that asks whether a member is new; see [`crate::fresh`]).
+    fresh: crate::fresh::FreshFields,
 }
 
 impl Shard {
@@ -162,6 +165,7 @@ impl Shard {
             blocked_keys: Default::default(),
             ready_keys: Vec::new(),
             zset_bounds: Default::default(),
+            fresh: Default::default(),
         })
     }
 
@@ -429,6 +433,9 @@ impl Shard {
     }
 
     pub fn sub_get(&self, key: &[u8], version: u64, field: &[u8]) -> OpResult<Option<Bytes>> {
+        if self.fresh.absent(key, version, field) {
+            return Ok(None);
+        }
         self.store.get(&keys::subkey(key, version, field))
     }
 
@@ -453,6 +460,7 @@ impl Shard {
     }
 
     pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
+        self.fresh.added(key, version, field);
         self.store.put(keys::subkey(key, version, field), value);
         if !self.watch.is_empty() {
             self.watch.touch(key, true);
@@ -584,6 +592,7 @@ impl Shard {
     pub fn installed(&mut self, keys: u64, expires: u64) {
         self.store.clear_cache();
         self.zset_bounds.clear();
+        self.fresh.clear();
         self.stats.keys = keys;
         self.stats.expires = expires;
     }
@@ -597,6 +606,17 @@ impl Shard {
             self.zset_bounds.clear();
         }
         r
+    }
+
+    /// Starts tracking the fields of `key`'s collection at `version`, a
+    /// version just handed out (so it has no fields yet).
+    pub(crate) fn track_fresh(&mut self, key: &[u8], version: u64) {
+        self.fresh.start(key, version);
+    }
+
+    /// Fingerprints the fresh-fields index holds (tests).
+    pub fn fresh_fields(&self) -> usize {
+        self.fresh.len()
     }
 
     pub(crate) fn zset_bounds(&self) -> &crate::types::zset::IndexBounds {

@@ -60,10 +60,15 @@ pub fn load_or_new(sh: &mut Shard, key: &[u8], now: i64, kind: RedisType) -> OpR
         return Ok(c);
     }
     let entry = sh.entry(key, now)?;
+    let version = sh.new_version(now);
+    // Members are looked up before they are added; lists only push.
+    if kind != RedisType::List {
+        sh.track_fresh(key, version);
+    }
     Ok(Coll {
         entry,
         expire_at: None,
-        version: sh.new_version(now),
+        version,
         size: 0,
         head: LIST_START,
     })
