@@ -126,6 +126,14 @@ pub async fn serve(
     let listener = TcpListener::bind(&addr)?;
     tracing::debug!(core = cx.core.id.0, %addr, "accepting clients");
     let _ = ready.send(Ok(cx.core.id.0));
+    // Hold accepted connections back (they wait in the listen backlog)
+    // until every core can answer cross-core admin jobs (`gather`): an INFO
+    // on a client of the first core up used to miss the other shards.
+    let cores = cx.core.router.shard_count();
+    shared.cores_up.fetch_add(1, Ordering::SeqCst);
+    while shared.cores_up.load(Ordering::SeqCst) < cores {
+        glommio::timer::sleep(std::time::Duration::from_millis(1)).await;
+    }
     loop {
         let mut stream = match listener.accept().await {
             Ok(s) => s,

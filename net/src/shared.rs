@@ -48,6 +48,9 @@ pub struct Shared {
     pub next_client_id: AtomicU64,
     pub total_connections: AtomicU64,
     pub rejected_connections: AtomicU64,
+    /// Cores whose server is set up (their admin jobs can run); no core
+    /// accepts clients before all are, so INFO and friends see every shard.
+    pub cores_up: AtomicUsize,
     /// CONFIG parameters that only CONFIG GET/SET look at.
     pub config: Mutex<BTreeMap<String, String>>,
 }
@@ -112,6 +115,7 @@ impl Shared {
             blocked: AtomicUsize::new(0),
             next_client_id: AtomicU64::new(1),
             total_connections: AtomicU64::new(0),
+            cores_up: AtomicUsize::new(0),
             rejected_connections: AtomicU64::new(0),
             config: Mutex::new(config),
             started: Instant::now(),
