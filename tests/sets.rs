@@ -388,3 +388,39 @@ fn spop_results_survive_a_restart() {
     assert_eq!(members(&mut r, "{a}s"), before);
     assert_eq!(members(&mut r, "{b}copy"), before);
 }
+
+/// SADD / HSET / ZADD count only new members, whether the collection was
+/// created by this process (the shard then knows its fields without asking
+/// RocksDB), deleted and created again, or is read back after a restart
+/// (when it does not).
+#[test]
+fn adds_count_new_members_across_recreate_and_restart() {
+    let mut s = Server::start(&[]);
+    let mut r = s.raw();
+    let adds: &[(&[&str], &[&str])] = &[
+        (&["SADD", "s"], &["a", "b"]),
+        (&["HSET", "h"], &["a", "1", "b", "2"]),
+        (&["ZADD", "z"], &["1", "a", "2", "b"]),
+    ];
+    let add = |r: &mut Raw, head: &[&str], tail: &[&str]| r.cmd(&[head, tail].concat());
+    for (head, tail) in adds {
+        assert_eq!(add(&mut r, head, tail), Int(2), "{head:?} on a new key");
+        assert_eq!(add(&mut r, head, tail), Int(0), "{head:?} again");
+    }
+    assert_eq!(r.cmd(&["DEL", "s", "h", "z"]), Int(3));
+    for (head, tail) in adds {
+        assert_eq!(add(&mut r, head, tail), Int(2), "{head:?} after DEL");
+    }
+    assert_eq!(r.cmd(&["SREM", "s", "a"]), Int(1));
+    assert_eq!(r.cmd(&["SADD", "s", "a", "c"]), Int(2));
+    drop(r);
+    s.restart();
+    let mut r = s.raw();
+    for (head, tail) in adds {
+        assert_eq!(add(&mut r, head, tail), Int(0), "{head:?} after restart");
+    }
+    assert_eq!(r.cmd(&["SADD", "s", "c", "d"]), Int(1));
+    assert_eq!(r.cmd(&["SCARD", "s"]), Int(4));
+    assert_eq!(r.cmd(&["HLEN", "h"]), Int(2));
+    assert_eq!(r.cmd(&["ZCARD", "z"]), Int(2));
+}
