@@ -164,8 +164,9 @@ enum Fast {
     Done(OpResults),
     /// Joined this tick's proposal; the slot gets the results.
     Queued,
-    /// Needs `Core::run` in a fiber of its own.
-    Slow(Vec<Op>),
+    /// Needs `Core::run` in a fiber of its own; true when the batch
+    /// starts with an EXEC that already holds the exec gate.
+    Slow(Vec<Op>, bool),
 }
 
 /// Writes waiting to be proposed together; each waiter's ops are
@@ -416,8 +417,10 @@ impl Core {
     /// flight is applied, check, and propose the transaction as the next
     /// entry; then let the held proposals go. Answers Nil when a watched
     /// key was modified (EXEC's null reply).
+    ///
+    /// The caller holds the exec gate ([`Self::hold_proposals`]); this
+    /// releases it.
     async fn exec(self: &Rc<Self>, watched: Vec<Watched>, ops: Vec<Op>) -> OpResult<Output> {
-        self.exec_gate.set(self.exec_gate.get() + 1);
         let result = async {
             while self.in_flight.get() > 0 || self.batch_spawned.get() {
                 glommio::timer::sleep(Duration::from_micros(20)).await;
@@ -435,12 +438,23 @@ impl Core {
                 .unwrap_or(Err(OpError::Storage("no result".into())))
         }
         .await;
+        self.release_proposals();
+        result
+    }
+
+    /// Holds new proposals back (they queue) until [`Self::release_proposals`].
+    fn hold_proposals(&self) {
+        self.exec_gate.set(self.exec_gate.get() + 1);
+    }
+
+    /// Ends one [`Self::hold_proposals`]; the last one lets the queued
+    /// proposals go.
+    fn release_proposals(self: &Rc<Self>) {
         let gate = self.exec_gate.get() - 1;
         self.exec_gate.set(gate);
         if gate == 0 && !self.batch_spawned.get() && !self.proposal.borrow().waiters.is_empty() {
             self.spawn_batch();
         }
-        result
     }
 
     /// Joins this tick's read check, starting one if none is pending: the
@@ -501,12 +515,16 @@ impl Core {
 
     /// Runs `ops` in order: reads on the shard, each run of writes through
     /// Raft (so a pipeline's reads see its earlier writes).
-    async fn run(self: Rc<Self>, ops: Vec<Op>) -> OpResults {
+    /// `exec_gated`: the first op is an EXEC whose gate is already held.
+    async fn run(self: Rc<Self>, ops: Vec<Op>, mut exec_gated: bool) -> OpResults {
         if self.reads != ReadConsistency::Local
             && ops.iter().any(|op| !op.is_write())
             && !self.sole_leader()
         {
             if let Err(e) = self.linearize_shared().await {
+                if exec_gated {
+                    self.release_proposals();
+                }
                 return ops.iter().map(|_| Err(e.clone())).collect();
             }
         }
@@ -514,6 +532,9 @@ impl Core {
         let mut ops = ops.into_iter().peekable();
         while let Some(op) = ops.next() {
             if let Op::Exec { watched, ops } = op {
+                if !std::mem::take(&mut exec_gated) {
+                    self.hold_proposals();
+                }
                 results.push(self.exec(watched, ops).await);
                 continue;
             }
@@ -558,9 +579,9 @@ impl Core {
         match self.fast_path(ops, &slot) {
             Fast::Done(results) => slot.fill(results),
             Fast::Queued => {}
-            Fast::Slow(ops) => {
+            Fast::Slow(ops, gated) => {
                 let (core, out) = (self.clone(), slot.clone());
-                glommio::spawn_local(async move { out.fill(core.run(ops).await) }).detach();
+                glommio::spawn_local(async move { out.fill(core.run(ops, gated).await) }).detach();
             }
         }
         Pending(slot)
@@ -574,17 +595,25 @@ impl Core {
     fn fast_path(self: &Rc<Self>, ops: Vec<Op>, slot: &Rc<ReplySlot>) -> Fast {
         let special = |op: &Op| matches!(op, Op::Exec { .. } | Op::Block { .. } | Op::Unblock(_));
         if ops.is_empty() || ops.iter().any(special) {
-            return Fast::Slow(ops);
+            // An EXEC holds new proposals back from the moment it arrives,
+            // not from when its fiber first runs: Redis runs commands in
+            // arrival order, and a write read in the same tick (or a blocked
+            // client it serves) could otherwise touch a WATCHed key first.
+            let gated = matches!(ops.first(), Some(Op::Exec { .. }));
+            if gated {
+                self.hold_proposals();
+            }
+            return Fast::Slow(ops, gated);
         }
         if ops.iter().all(Op::is_write) {
             self.enqueue_proposal(ops, slot.clone());
             return Fast::Queued;
         }
         if ops.iter().any(Op::is_write) {
-            return Fast::Slow(ops);
+            return Fast::Slow(ops, false);
         }
         if self.reads != ReadConsistency::Local && !self.sole_leader() {
-            return Fast::Slow(ops);
+            return Fast::Slow(ops, false);
         }
         let now = now_ms();
         let mut shard = self.shard.borrow_mut();
@@ -663,10 +692,10 @@ impl Core {
                         })
                         .detach();
                     }
-                    Fast::Slow(ops) => {
+                    Fast::Slow(ops, gated) => {
                         let core = self.clone();
                         glommio::spawn_local(async move {
-                            let _ = reply.send(core.run(ops).await);
+                            let _ = reply.send(core.run(ops, gated).await);
                         })
                         .detach();
                     }
