@@ -22,9 +22,21 @@ use std::collections::HashMap;
 
 use hashbrown::HashTable;
 
-/// Fingerprints kept per shard at most (~10-20 bytes each). When a write
-/// would pass it, the collection being written stops being tracked.
-pub const MAX_FINGERPRINTS: usize = 1 << 21;
+/// Memory the index may use per shard, estimated as [`TRACKED_COST`] per
+/// collection plus its key, and [`FINGERPRINT_COST`] per field. When full,
+/// new collections are not tracked and a collection whose write would pass
+/// it is forgotten. A bound on bytes, not on fields, because a workload of
+/// many small collections would otherwise pay mostly for the per-key
+/// overhead.
+pub const MAX_BYTES: usize = 32 << 20;
+
+/// Estimated bytes per tracked collection besides its key: the map entry,
+/// the key's allocation header and an empty fingerprint table.
+const TRACKED_COST: usize = 128;
+
+/// Estimated bytes per fingerprint (8, plus the table's control bytes,
+/// spare capacity and growth).
+const FINGERPRINT_COST: usize = 16;
 
 /// One tracked collection version and its fields' fingerprints.
 struct Tracked {
@@ -35,22 +47,27 @@ struct Tracked {
 
 pub struct FreshFields {
     by_key: HashMap<Vec<u8>, Tracked>,
+    /// Fingerprints held.
     total: usize,
+    /// Estimated bytes held, bounded by `max`.
+    bytes: usize,
     max: usize,
     hasher: ahash::RandomState,
 }
 
 impl Default for FreshFields {
     fn default() -> Self {
-        Self::with_max(MAX_FINGERPRINTS)
+        Self::with_max(MAX_BYTES)
     }
 }
 
 impl FreshFields {
+    /// An index of at most `max` estimated bytes.
     pub fn with_max(max: usize) -> Self {
         FreshFields {
             by_key: HashMap::new(),
             total: 0,
+            bytes: 0,
             max,
             hasher: ahash::RandomState::new(),
         }
@@ -63,13 +80,17 @@ impl FreshFields {
     /// `key`'s collection now has the fresh `version`, with no fields yet
     /// (replacing whatever an older version of `key` had here).
     pub fn start(&mut self, key: &[u8], version: u64) {
+        self.forget(key);
+        let cost = TRACKED_COST + key.len();
+        if self.bytes + cost > self.max {
+            return;
+        }
         let tracked = Tracked {
             version,
             fields: HashTable::new(),
         };
-        if let Some(old) = self.by_key.insert(key.to_vec(), tracked) {
-            self.total -= old.fields.len();
-        }
+        self.by_key.insert(key.to_vec(), tracked);
+        self.bytes += cost;
     }
 
     /// `field` of `key`'s collection at `version` was written.
@@ -78,7 +99,7 @@ impl FreshFields {
             return;
         }
         let fp = self.fingerprint(field);
-        let full = self.total >= self.max;
+        let full = self.bytes + FINGERPRINT_COST > self.max;
         let Some(t) = self.by_key.get_mut(key) else {
             return;
         };
@@ -95,6 +116,7 @@ impl FreshFields {
         }
         t.fields.insert_unique(fp, fp, |&x| x);
         self.total += 1;
+        self.bytes += FINGERPRINT_COST;
     }
 
     /// True when `field` is known not to exist in `key`'s collection at
@@ -116,6 +138,7 @@ impl FreshFields {
     pub fn forget(&mut self, key: &[u8]) {
         if let Some(old) = self.by_key.remove(key) {
             self.total -= old.fields.len();
+            self.bytes -= TRACKED_COST + key.len() + old.fields.len() * FINGERPRINT_COST;
         }
     }
 
@@ -123,11 +146,17 @@ impl FreshFields {
     pub fn clear(&mut self) {
         self.by_key.clear();
         self.total = 0;
+        self.bytes = 0;
     }
 
-    /// Fingerprints held (tests, INFO).
+    /// Fingerprints held (tests).
     pub fn len(&self) -> usize {
         self.total
+    }
+
+    /// Estimated bytes held (tests).
+    pub fn bytes(&self) -> usize {
+        self.bytes
     }
 
     pub fn is_empty(&self) -> bool {
@@ -141,7 +170,8 @@ mod tests {
 
     #[test]
     fn tracked_versions_answer_absent_and_everything_else_maybe() {
-        let mut f = FreshFields::with_max(3);
+        // Room for two one-byte keys and three fingerprints.
+        let mut f = FreshFields::with_max(2 * (TRACKED_COST + 1) + 3 * FINGERPRINT_COST);
         assert!(!f.absent(b"k", 1, b"a"), "untracked: maybe");
         f.start(b"k", 1);
         assert!(f.absent(b"k", 1, b"a"));
@@ -168,7 +198,18 @@ mod tests {
         f.start(b"k", 9);
         assert_eq!(f.len(), 0, "a new version replaces the old one");
         assert!(f.absent(b"k", 9, b"a"));
+        f.start(b"j", 8);
+        f.added(b"j", 8, b"x");
+        f.added(b"j", 8, b"y");
+        f.added(b"k", 9, b"a");
+        assert_eq!(f.bytes(), 2 * (TRACKED_COST + 1) + 3 * FINGERPRINT_COST);
+        f.start(b"new", 1);
+        assert!(
+            !f.absent(b"new", 1, b"a"),
+            "full: a new collection is not tracked"
+        );
         f.clear();
+        assert_eq!((f.len(), f.bytes()), (0, 0));
         assert!(!f.absent(b"k", 9, b"a"));
     }
 }

@@ -614,11 +614,6 @@ impl Shard {
         self.fresh.start(key, version);
     }
 
-    /// Fingerprints the fresh-fields index holds (tests).
-    pub fn fresh_fields(&self) -> usize {
-        self.fresh.len()
-    }
-
     pub(crate) fn zset_bounds(&self) -> &crate::types::zset::IndexBounds {
         &self.zset_bounds
     }
