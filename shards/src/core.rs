@@ -149,6 +149,10 @@ pub struct Core {
     proposal: RefCell<Proposal>,
     /// A batch task is spawned and has not taken `proposal` yet.
     batch_spawned: Cell<bool>,
+    /// How much of `proposal` (ops, waiters) had queued when an EXEC took
+    /// the gate while a spawned batch had not yet taken it: that batch
+    /// takes only this much, so writes that arrived after the EXEC wait.
+    batch_cut: Cell<Option<(usize, usize)>>,
     /// Entries proposed and not yet applied (answered).
     in_flight: Cell<usize>,
     /// Transactions with WATCHed keys waiting for their check: while
@@ -217,6 +221,7 @@ impl Core {
             ticks: Cell::new(0),
             proposal: RefCell::new(Proposal::default()),
             batch_spawned: Cell::new(false),
+            batch_cut: Cell::new(None),
             in_flight: Cell::new(0),
             exec_gate: Cell::new(0),
             waiters: RefCell::new(Default::default()),
@@ -399,7 +404,27 @@ impl Core {
         glommio::spawn_local(async move {
             futures_lite::future::yield_now().await;
             core.batch_spawned.set(false);
-            let Proposal { ops, waiters } = std::mem::take(&mut *core.proposal.borrow_mut());
+            let Proposal { ops, waiters } = {
+                let mut p = core.proposal.borrow_mut();
+                match core.batch_cut.take() {
+                    Some((n_ops, n_waiters)) => Proposal {
+                        ops: {
+                            let rest = p.ops.split_off(n_ops);
+                            std::mem::replace(&mut p.ops, rest)
+                        },
+                        waiters: {
+                            let rest = p.waiters.split_off(n_waiters);
+                            std::mem::replace(&mut p.waiters, rest)
+                        },
+                    },
+                    None => std::mem::take(&mut *p),
+                }
+            };
+            // What stayed behind the cut goes next, unless an EXEC still
+            // holds it back (then its release spawns it).
+            if core.exec_gate.get() == 0 && !core.proposal.borrow().waiters.is_empty() {
+                core.spawn_batch();
+            }
             if waiters.is_empty() {
                 return;
             }
@@ -443,7 +468,12 @@ impl Core {
     }
 
     /// Holds new proposals back (they queue) until [`Self::release_proposals`].
+    /// A batch already spawned keeps only what queued before the first hold.
     fn hold_proposals(&self) {
+        if self.exec_gate.get() == 0 && self.batch_spawned.get() {
+            let p = self.proposal.borrow();
+            self.batch_cut.set(Some((p.ops.len(), p.waiters.len())));
+        }
         self.exec_gate.set(self.exec_gate.get() + 1);
     }
 

@@ -16,7 +16,9 @@
 //! field written, maybe deleted since, or a hash collision) or a version
 //! not tracked means "ask RocksDB", exactly as before. Forgetting is
 //! therefore always safe: a restart, a snapshot install or the size bound
-//! drop whole collections, never make an answer wrong.
+//! drop whole collections, never make an answer wrong. A collection that
+//! is deleted, replaced or flushed is forgotten at once, so dead keys do
+//! not fill the bound.
 
 use std::collections::HashMap;
 
@@ -134,6 +136,14 @@ impl FreshFields {
         }
     }
 
+    /// Stops tracking `key` if it is tracked at `version` (the collection
+    /// was deleted or replaced; a newer version started since is kept).
+    pub fn forget_version(&mut self, key: &[u8], version: u64) {
+        if self.by_key.get(key).is_some_and(|t| t.version == version) {
+            self.forget(key);
+        }
+    }
+
     /// Stops tracking `key`.
     pub fn forget(&mut self, key: &[u8]) {
         if let Some(old) = self.by_key.remove(key) {
@@ -208,6 +218,13 @@ mod tests {
             !f.absent(b"new", 1, b"a"),
             "full: a new collection is not tracked"
         );
+        f.forget_version(b"k", 1);
+        assert!(
+            f.absent(b"k", 9, b"b"),
+            "an older version's drop keeps the new one"
+        );
+        f.forget_version(b"k", 9);
+        assert!(!f.absent(b"k", 9, b"b"), "a dropped version is forgotten");
         f.clear();
         assert_eq!((f.len(), f.bytes()), (0, 0));
         assert!(!f.absent(b"k", 9, b"a"));

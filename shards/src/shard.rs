@@ -390,6 +390,7 @@ impl Shard {
         let Body::Collection { version, size, .. } = old.body else {
             return;
         };
+        self.fresh.forget_version(key, version);
         if size == 0 {
             return;
         }
@@ -635,9 +636,11 @@ impl Shard {
         &mut self.store
     }
 
+    /// After FLUSHDB / FLUSHALL: no keys, and no collections to track.
     pub(crate) fn reset_counts(&mut self) {
         self.stats.keys = 0;
         self.stats.expires = 0;
+        self.fresh.clear();
     }
 
     pub(crate) fn save_cursor(&mut self, last_key: Vec<u8>) -> u64 {
