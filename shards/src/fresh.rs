@@ -43,7 +43,7 @@ const FINGERPRINT_COST: usize = 16;
 /// One tracked collection version and its fields' fingerprints.
 struct Tracked {
     version: u64,
-    /// Fingerprints, stored as their own hash.
+    /// Fingerprints (`hasher` over the field), stored as their own hash.
     fields: HashTable<u64>,
 }
 
@@ -75,10 +75,6 @@ impl FreshFields {
         }
     }
 
-    fn fingerprint(&self, field: &[u8]) -> u64 {
-        self.hasher.hash_one(field)
-    }
-
     /// `key`'s collection now has the fresh `version`, with no fields yet
     /// (replacing whatever an older version of `key` had here).
     pub fn start(&mut self, key: &[u8], version: u64) {
@@ -97,17 +93,16 @@ impl FreshFields {
 
     /// `field` of `key`'s collection at `version` was written.
     pub fn added(&mut self, key: &[u8], version: u64, field: &[u8]) {
-        if self.by_key.is_empty() {
-            return;
-        }
-        let fp = self.fingerprint(field);
         let full = self.bytes + FINGERPRINT_COST > self.max;
+        // Untracked keys (every list, everything older than this process)
+        // pay one map lookup, not a hash of the field too.
         let Some(t) = self.by_key.get_mut(key) else {
             return;
         };
         if t.version != version {
             return;
         }
+        let fp = self.hasher.hash_one(field);
         if t.fields.find(fp, |&x| x == fp).is_some() {
             return;
         }
@@ -129,7 +124,7 @@ impl FreshFields {
         }
         match self.by_key.get(key) {
             Some(t) if t.version == version => {
-                let fp = self.fingerprint(field);
+                let fp = self.hasher.hash_one(field);
                 t.fields.find(fp, |&x| x == fp).is_none()
             }
             _ => false,

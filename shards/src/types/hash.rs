@@ -151,7 +151,7 @@ pub fn op_hrandfield(
     let whole = distinct && wanted >= h.size;
     let mut picked = None;
     if !whole && sample::descends(h.size, wanted) {
-        picked = sampled_fields(sh, key, &h, wanted, distinct, &mut rng)?;
+        picked = sampled_fields(sh, key, &h, wanted, distinct, with_values, &mut rng)?;
     }
     let picked = match picked {
         Some(p) => p,
@@ -172,14 +172,16 @@ pub fn op_hrandfield(
     Ok(Output::Array(out))
 }
 
-/// `n` (field, value) pairs picked by descent; None when distinct picks
-/// keep colliding (read the hash instead).
+/// `n` (field, value) pairs picked by descent (values left empty unless
+/// `with_values`: each is one more read); None when distinct picks keep
+/// colliding (read the hash instead).
 fn sampled_fields(
     sh: &Shard,
     key: &[u8],
     h: &Hash,
     n: u64,
     distinct: bool,
+    with_values: bool,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
     let Some(fields) = sample::shuffled_picks(sh, key, h.version, b"", None, n, distinct, rng)?
@@ -188,6 +190,10 @@ fn sampled_fields(
     };
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
+        if !with_values {
+            out.push((f, Vec::new()));
+            continue;
+        }
         // Found in this same state a moment ago, so it has a value.
         if let Some(v) = sh.sub_get(key, h.version, &f)? {
             out.push((f, v.to_vec()));

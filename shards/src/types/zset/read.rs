@@ -323,7 +323,8 @@ pub fn op_randmember(
     if wanted > 0 && !whole && sample::descends(z.size, wanted) {
         let mut rng = Picker(sh.random_u64());
         let distinct = count.is_some_and(|c| c > 0);
-        if let Some(mut picked) = sample_members(sh, key, &z, wanted, distinct, &mut rng)? {
+        let picks = sample_members(sh, key, &z, wanted, distinct, withscores, &mut rng)?;
+        if let Some(mut picked) = picks {
             if count.is_none() {
                 return Ok(Output::bulk_or_nil(
                     picked.pop().map(|(_, m)| Bytes::from(m)),
@@ -368,13 +369,15 @@ pub fn op_randmember(
 
 /// `n` (score, member) pairs of a big zset picked by descending its member
 /// fields instead of walking it (see [`sample`]); with `distinct`, in random
-/// order, and None when the picks keep colliding (walk instead).
+/// order, and None when the picks keep colliding (walk instead). Scores are
+/// read only `with_scores` (0 otherwise): each is one more read.
 fn sample_members(
     sh: &Shard,
     key: &[u8],
     z: &ZSet,
     n: u64,
     distinct: bool,
+    with_scores: bool,
     rng: &mut Picker,
 ) -> OpResult<Option<Entries>> {
     let (from, to) = ([MEMBER], [INDEX]);
@@ -386,6 +389,10 @@ fn sample_members(
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
         let member = &f[1..];
+        if !with_scores {
+            out.push((0.0, member.to_vec()));
+            continue;
+        }
         // Found in this same state a moment ago, so it has a score.
         if let Some(score) = score_of(sh, key, z, member)? {
             out.push((score, member.to_vec()));
