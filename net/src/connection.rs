@@ -105,6 +105,9 @@ impl Batch {
             }
             Plan::Block(fut) => {
                 self.run_groups(cx).await;
+                // A client waiting in BLPOP is not running anything a
+                // script would have to wait for.
+                let _paused = cx.shared.script.pause(cx.core.id.0);
                 match stream {
                     Some((s, info)) => match info.unblock.run(until_hangup(fut, s)).await {
                         Ok(Some(r)) => Slot::Ready(r),
@@ -172,6 +175,46 @@ async fn until_hangup(
         }
     };
     futures_lite::future::or(async { Some(fut.await) }, hangup).await
+}
+
+/// A command that arrived while a Lua script holds the node: waits for
+/// the script to end (Some(reply) when it is refused instead). Commands
+/// Redis lets through a busy script run at once; the others wait, and get
+/// -BUSY once the script has run past the busy threshold. Inside MULTI a
+/// refused command fails the transaction, and a refused EXEC ends it with
+/// EXECABORT, as in Redis.
+async fn admit(
+    cx: &Rc<CoreCtx>,
+    batch: &mut Batch,
+    conn: &mut ConnState,
+    args: &[bytes::Bytes],
+) -> Option<Reply> {
+    let spec = cmd::lookup(&args[0])?;
+    if crate::script::allowed_while_busy(spec, args) {
+        return None;
+    }
+    // Earlier commands of this pipeline were admitted before the script
+    // started: they finish first, then this connection steps aside.
+    batch.run_groups(cx).await;
+    let gate = &cx.shared.script;
+    let free = {
+        let _paused = gate.pause(cx.core.id.0);
+        gate.wait().await
+    };
+    if free {
+        return None;
+    }
+    let busy = crate::script::gate::BUSY;
+    if spec.name == "exec" && conn.multi.take().is_some() {
+        cmd::multi::unwatch_all(&cx.core, &conn.watched).await;
+        return Some(Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {busy}"
+        )));
+    }
+    if let Some(m) = &mut conn.multi {
+        m.dirty = true;
+    }
+    Some(Reply::error(busy))
 }
 
 /// Length of the next wave after a full wave produced `bytes` of replies.
@@ -261,6 +304,7 @@ async fn serve(
             return Ok(());
         }
         rbuf.extend_from_slice(&scratch[..n]);
+        let _in_flight = cx.shared.script.enter(cx.core.id.0);
         // Socket calls may complete without suspending; let the commit,
         // forwarding and expiry fibers run under a relentless pipeline.
         glommio::yield_if_needed().await;
@@ -272,6 +316,12 @@ async fn serve(
                 Ok(None) => break,
                 Ok(Some(args)) if args.is_empty() => continue,
                 Ok(Some(args)) => {
+                    if cx.shared.script.running() {
+                        if let Some(refused) = admit(cx, &mut batch, conn, &args).await {
+                            batch.push(cx, Plan::Reply(refused), conn.proto, None).await;
+                            continue;
+                        }
+                    }
                     cx.commands_processed.set(cx.commands_processed.get() + 1);
                     let proto_before = conn.proto;
                     let plan = cmd::plan(&mut Ctx { cx, conn }, &args);

@@ -8,5 +8,6 @@ pub mod connection;
 pub mod info;
 pub mod reply;
 pub mod resp;
+pub mod script;
 pub mod server;
 pub mod shared;

@@ -53,6 +53,10 @@ pub struct Shared {
     pub cores_up: AtomicUsize,
     /// CONFIG parameters that only CONFIG GET/SET look at.
     pub config: Mutex<BTreeMap<String, String>>,
+    /// Held by a running Lua script: every other command waits or is BUSY.
+    pub script: crate::script::gate::ScriptGate,
+    /// Script bodies by SHA1 (SCRIPT LOAD, EVAL, EVALSHA).
+    pub scripts: crate::script::cache::ScriptCache,
 }
 
 impl Shared {
@@ -118,6 +122,8 @@ impl Shared {
             cores_up: AtomicUsize::new(0),
             rejected_connections: AtomicU64::new(0),
             config: Mutex::new(config),
+            script: crate::script::gate::ScriptGate::new(opts.shards),
+            scripts: Default::default(),
             started: Instant::now(),
             run_id,
             opts,

@@ -34,6 +34,7 @@ pub mod list;
 pub mod multi;
 pub mod object;
 pub mod persistence;
+pub mod script;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -134,6 +135,7 @@ static TABLE: LazyLock<ahash::AHashMap<&'static str, &'static CommandSpec>> = La
         hash::COMMANDS,
         list::COMMANDS,
         multi::COMMANDS,
+        script::COMMANDS,
         object::COMMANDS,
         persistence::COMMANDS,
         bits::COMMANDS,
@@ -168,7 +170,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
     TABLE.get(lower).copied()
 }
 
-fn arity_ok(arity: i32, argc: usize) -> bool {
+pub fn arity_ok(arity: i32, argc: usize) -> bool {
     if arity >= 0 {
         argc == arity as usize
     } else {
@@ -211,6 +213,24 @@ pub fn plan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Plan {
         return multi::queue(ctx, spec, args);
     }
     (spec.handler)(ctx, args).unwrap_or_else(|e| Plan::Reply(e.to_reply()))
+}
+
+/// Runs one plan to its reply, on its own: no batching with other
+/// commands (a transaction that spans shards, a script's `redis.call`).
+/// Parts of a multi-shard plan go one after the other.
+pub async fn run_plan(core: &Rc<shardis_shards::core::Core>, plan: Plan) -> Reply {
+    match plan {
+        Plan::Reply(r) => r,
+        Plan::One { shard, op, finish } => finish(core.call_one(shard, op).await),
+        Plan::Many { parts, finish } => {
+            let mut results = Vec::with_capacity(parts.len());
+            for (shard, op) in parts {
+                results.push(core.call_one(shard, op).await);
+            }
+            finish(results)
+        }
+        Plan::Async(f) | Plan::Block(f) => f.await,
+    }
 }
 
 /// Positions of the keys in `args`, from the table's first/last/step.

@@ -395,18 +395,7 @@ async fn atomic(core: &Rc<Core>, shard: ShardId, watched: Vec<Watched>, plans: V
 async fn in_order(core: &Rc<Core>, plans: Vec<Plan>) -> Reply {
     let mut replies = Vec::with_capacity(plans.len());
     for p in plans {
-        replies.push(match p {
-            Plan::Reply(r) => r,
-            Plan::One { shard, op, finish } => finish(core.call_one(shard, op).await),
-            Plan::Many { parts, finish } => {
-                let mut results = Vec::with_capacity(parts.len());
-                for (shard, op) in parts {
-                    results.push(core.call_one(shard, op).await);
-                }
-                finish(results)
-            }
-            Plan::Async(f) | Plan::Block(f) => f.await,
-        });
+        replies.push(super::run_plan(core, p).await);
     }
     Reply::Array(replies)
 }

@@ -31,7 +31,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!(
         "quit",
         -1,
-        ["fast", "noscript", "loading", "stale"],
+        ["fast", "noscript", "loading", "stale", "allow_busy"],
         0,
         0,
         0,
@@ -40,7 +40,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!(
         "hello",
         -1,
-        ["noscript", "loading", "stale", "fast", "no_auth"],
+        [
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy"
+        ],
         0,
         0,
         0,
@@ -49,7 +56,14 @@ pub static COMMANDS: &[CommandSpec] = &[
     spec!(
         "auth",
         -2,
-        ["noscript", "loading", "stale", "fast", "no_auth"],
+        [
+            "noscript",
+            "loading",
+            "stale",
+            "fast",
+            "no_auth",
+            "allow_busy"
+        ],
         0,
         0,
         0,
@@ -97,8 +111,9 @@ fn debug(_ctx: &mut Ctx<'_>, _a: &[Bytes]) -> Result<Plan, CmdError> {
     ))
 }
 
-/// FUNCTION: there is no scripting, so the function library is always
-/// empty: FLUSH succeeds, LIST is empty, and loading is refused.
+/// FUNCTION: Redis Functions are not implemented (EVAL scripts are), so
+/// the function library is always empty: FLUSH succeeds, LIST is empty,
+/// and loading is refused.
 fn function(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let sub = &a[1];
     if is(sub, "flush") && a.len() <= 3 {
@@ -107,7 +122,7 @@ fn function(_ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         reply(Reply::Array(Vec::new()))
     } else if is(sub, "load") || is(sub, "restore") {
         reply(Reply::error(
-            "ERR scripting is not supported by this server",
+            "ERR Redis Functions are not supported by this server; use EVAL",
         ))
     } else {
         Err(CmdError::UnknownSubcommand {
@@ -528,6 +543,16 @@ fn config_set(shared: &crate::shared::Shared, name: &str, value: &str) -> Result
             ));
         }
         "bind" | "port" | "dir" => return Err(invalid("can't set immutable config")),
+        // Two names for one setting since Redis 7.0.
+        "busy-reply-threshold" | "lua-time-limit" => {
+            let ms = number()?;
+            shared.script.limit_ms.store(ms, Ordering::Relaxed);
+            if let Ok(mut table) = shared.config.lock() {
+                for n in ["busy-reply-threshold", "lua-time-limit"] {
+                    table.insert(n.into(), ms.to_string());
+                }
+            }
+        }
         _ => {
             let mut table = shared
                 .config

@@ -68,7 +68,7 @@ fn error_text(text: &str) -> Cow<'_, str> {
     }
 }
 
-fn format_double(d: f64) -> String {
+pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }

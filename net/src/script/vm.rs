@@ -1,0 +1,470 @@
+//! One Lua VM per core, running EVAL scripts for that core's clients.
+//!
+//! The script runs on the connection's core as an async Lua thread:
+//! `redis.call` plans the command through the ordinary command table and
+//! awaits its shard like any other command, so a script's commands reach
+//! their shards (and Raft) exactly as a client's would. What makes the
+//! script atomic is the node-wide gate (`gate.rs`), taken before it starts.
+//!
+//! Lua is 5.4, not Redis's 5.1: 5.4 lets the instruction hook yield, which
+//! is how a long script hands its core back every millisecond (so clients
+//! on that core can be told -BUSY and SCRIPT KILL can reach it). The 5.1
+//! names scripts use most (`unpack`, `loadstring`) are provided.
+
+use std::cell::Cell;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use mlua::Function;
+use mlua::HookTriggers;
+use mlua::Lua;
+use mlua::LuaOptions;
+use mlua::MultiValue;
+use mlua::StdLib;
+use mlua::Value;
+use mlua::VmState;
+
+use super::cache::sha1_hex;
+use super::convert;
+use super::gate::BUSY;
+use super::gate::RunClock;
+use super::gate::Tick;
+use crate::cmd;
+use crate::cmd::Ctx;
+use crate::conn_state::ClientInfo;
+use crate::conn_state::ConnState;
+use crate::resp::Reply;
+use crate::server::CoreCtx;
+
+/// Instructions between two calls of the hook (time limit, SCRIPT KILL,
+/// handing the core back): a few tens of microseconds of Lua.
+const HOOK_EVERY: u32 = 10_000;
+/// Compiled scripts a core keeps before it starts over.
+const MAX_COMPILED: usize = 10_000;
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// Where a script's body comes from.
+pub enum Source {
+    Body(Bytes),
+    /// EVALSHA: a SHA1, lower-cased.
+    Sha(String),
+}
+
+/// One EVAL / EVALSHA.
+pub struct Call {
+    pub source: Source,
+    pub keys: Vec<Bytes>,
+    pub argv: Vec<Bytes>,
+    /// EVAL_RO / EVALSHA_RO: write commands are refused.
+    pub read_only: bool,
+}
+
+/// What the running script's hook and `redis.call` need to know.
+#[derive(Default)]
+struct RunState {
+    clock: RefCell<Option<RunClock>>,
+    read_only: Cell<bool>,
+}
+
+/// A compiled script and its shebang's `no-writes` flag.
+#[derive(Clone)]
+struct Compiled {
+    func: Function,
+    no_writes: bool,
+}
+
+pub struct Vm {
+    lua: Lua,
+    /// `pcall` of the script: errors come back as values, tables included.
+    runner: Function,
+    compiled: RefCell<HashMap<String, Compiled>>,
+    /// The shared cache's epoch `compiled` belongs to.
+    epoch: Cell<u64>,
+    run: Rc<RunState>,
+}
+
+thread_local! {
+    static VM: RefCell<Option<Rc<Vm>>> = const { RefCell::new(None) };
+}
+
+/// This core's VM, made on first use.
+fn current(cx: &Rc<CoreCtx>) -> mlua::Result<Rc<Vm>> {
+    if let Some(vm) = VM.with(|v| v.borrow().clone()) {
+        return Ok(vm);
+    }
+    let vm = Rc::new(Vm::new(cx)?);
+    VM.with(|v| *v.borrow_mut() = Some(vm.clone()));
+    Ok(vm)
+}
+
+/// Runs one EVAL to its reply.
+pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
+    let vm = match current(&cx) {
+        Ok(vm) => vm,
+        Err(e) => return Reply::error(format!("ERR scripting unavailable: {e}")),
+    };
+    let script = match vm.resolve(&cx, call.source) {
+        Ok(s) => s,
+        Err(reply) => return reply,
+    };
+    let _held = match cx.shared.script.acquire(cx.core.id.0).await {
+        Ok(h) => h,
+        Err(()) => return Reply::error(BUSY),
+    };
+    vm.run.clock.replace(Some(RunClock::start()));
+    vm.run.read_only.set(call.read_only || script.no_writes);
+    let reply = vm.call(&script, call.keys, call.argv).await;
+    vm.run.clock.replace(None);
+    reply
+}
+
+impl Vm {
+    fn new(cx: &Rc<CoreCtx>) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let run = Rc::new(RunState::default());
+        install_redis_lib(&lua, cx, &run)?;
+        let runner = lua
+            .load("local f = ... return pcall(f)")
+            .set_name("=runner")
+            .into_function()?;
+        let hook_run = run.clone();
+        let shared = cx.shared.clone();
+        lua.set_global_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                let clock = hook_run.clock.borrow();
+                let Some(clock) = clock.as_ref() else {
+                    return Ok(VmState::Continue);
+                };
+                match shared.script.tick(clock) {
+                    Tick::Continue => Ok(VmState::Continue),
+                    Tick::Yield => Ok(VmState::Yield),
+                    Tick::Killed => Err(mlua::Error::RuntimeError(KILLED.into())),
+                }
+            },
+        )?;
+        protect_globals(&lua)?;
+        Ok(Vm {
+            lua,
+            runner,
+            compiled: RefCell::new(HashMap::new()),
+            epoch: Cell::new(cx.shared.scripts.epoch()),
+            run,
+        })
+    }
+
+    /// The compiled script for `source`, compiling (and caching) it when
+    /// this core has not met it since the last SCRIPT FLUSH.
+    fn resolve(&self, cx: &Rc<CoreCtx>, source: Source) -> Result<Compiled, Reply> {
+        let cache = &cx.shared.scripts;
+        let epoch = cache.epoch();
+        if self.epoch.get() != epoch {
+            self.compiled.borrow_mut().clear();
+            self.epoch.set(epoch);
+        }
+        let (sha, body) = match source {
+            Source::Body(body) => (sha1_hex(&body), Some(body)),
+            Source::Sha(sha) => (sha, None),
+        };
+        if let Some(c) = self.compiled.borrow().get(&sha) {
+            return Ok(c.clone());
+        }
+        let body = match body {
+            Some(body) => {
+                cache.insert(&sha, &body, false);
+                body
+            }
+            None => cache
+                .get(&sha)
+                .ok_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))?,
+        };
+        let compiled = compile(&self.lua, &body)?;
+        let mut map = self.compiled.borrow_mut();
+        if map.len() >= MAX_COMPILED {
+            map.clear();
+        }
+        map.insert(sha, compiled.clone());
+        Ok(compiled)
+    }
+
+    async fn call(&self, script: &Compiled, keys: Vec<Bytes>, argv: Vec<Bytes>) -> Reply {
+        let globals = self.lua.globals();
+        for (name, values) in [("KEYS", keys), ("ARGV", argv)] {
+            let set = self
+                .lua
+                .create_table_with_capacity(values.len(), 0)
+                .and_then(|t| {
+                    for (i, v) in values.iter().enumerate() {
+                        t.raw_set(i + 1, self.lua.create_string(v)?)?;
+                    }
+                    globals.raw_set(name, t)
+                });
+            if let Err(e) = set {
+                return Reply::error(convert::error_text(&e));
+            }
+        }
+        let outcome = self
+            .runner
+            .call_async::<(bool, Value)>(script.func.clone())
+            .await;
+        match outcome {
+            Ok((true, v)) => convert::lua_to_reply(&v),
+            Ok((false, Value::String(s))) => Reply::error(format!("ERR {}", s.to_string_lossy())),
+            Ok((false, Value::Error(e))) => Reply::error(convert::error_text(&e)),
+            Ok((false, v @ Value::Table(_))) => match convert::lua_to_reply(&v) {
+                e @ Reply::Error(_) => e,
+                _ => Reply::error("ERR Error running script: unknown error"),
+            },
+            Ok((false, _)) => Reply::error("ERR Error running script: unknown error"),
+            Err(e) => Reply::error(convert::error_text(&e)),
+        }
+    }
+}
+
+/// Compiles a script body (shebang line included) into a function of `lua`.
+fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
+    let (code, no_writes) = shebang(body).map_err(Reply::error)?;
+    let func = lua
+        .load(code)
+        .set_name("@user_script")
+        .into_function()
+        .map_err(|e| {
+            Reply::error(format!(
+                "ERR Error compiling script (new function): {}",
+                convert::error_text(&e).trim_start_matches("ERR ")
+            ))
+        })?;
+    Ok(Compiled { func, no_writes })
+}
+
+/// SCRIPT LOAD's check: the body compiles (in a scratch VM; nothing runs).
+pub fn check_syntax(body: &[u8]) -> Result<(), Reply> {
+    let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())
+        .map_err(|e| Reply::error(convert::error_text(&e)))?;
+    compile(&lua, body).map(|_| ())
+}
+
+/// Splits a `#!lua flags=...` first line off the body (kept as an empty
+/// line, so line numbers in errors still match); returns the code and
+/// whether the flags say `no-writes`.
+fn shebang(body: &[u8]) -> Result<(&[u8], bool), String> {
+    if !body.starts_with(b"#!") {
+        return Ok((body, false));
+    }
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let mut parts = line.split_whitespace();
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut no_writes = false;
+    for p in parts {
+        let Some(flags) = p.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {p}"));
+        };
+        for f in flags.split(',').filter(|f| !f.is_empty()) {
+            match f {
+                "no-writes" => no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
+            }
+        }
+    }
+    // The code starts at the newline, which stands in for the shebang line.
+    Ok((&body[end..], no_writes))
+}
+
+/// Builds the `redis` table: call, pcall, error_reply, status_reply,
+/// sha1hex, log and the constants scripts look for.
+fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
+    let redis = lua.create_table()?;
+    let info = Rc::new(ClientInfo {
+        id: 0,
+        addr: String::new(),
+        laddr: String::new(),
+        created: Instant::now(),
+        name: Default::default(),
+        lib_name: Default::default(),
+        lib_ver: Default::default(),
+        last_active: Instant::now().into(),
+        last_command: "NULL".into(),
+        resp: 2.into(),
+        unblock: Default::default(),
+    });
+    let mut conn = ConnState::new(info);
+    // As inside EXEC: blocking commands answer at once instead of waiting.
+    conn.in_exec = true;
+    let conn = Rc::new(RefCell::new(conn));
+    let (cx, run) = (cx.clone(), run.clone());
+    let pcall = lua.create_async_function(move |lua, args: MultiValue| {
+        let (cx, conn, run) = (cx.clone(), conn.clone(), run.clone());
+        async move { call_command(&lua, &cx, &conn, &run, args).await }
+    })?;
+    let call: Function = lua
+        .load(
+            "local pcall = ... return function(...) \
+               local r = pcall(...) \
+               if type(r) == 'table' and rawget(r, 'err') ~= nil then error(r, 0) end \
+               return r end",
+        )
+        .set_name("=redis.call")
+        .call(pcall.clone())?;
+    redis.raw_set("call", call)?;
+    redis.raw_set("pcall", pcall)?;
+    let helpers: Function = lua
+        .load(
+            "local redis = ... \
+             redis.error_reply = function(e) return {err = e} end \
+             redis.status_reply = function(s) return {ok = s} end \
+             redis.set_repl = function() end \
+             redis.replicate_commands = function() return true end \
+             redis.breakpoint = function() return false end \
+             redis.debug = function() end \
+             redis.setresp = function(n) \
+               if n ~= 2 and n ~= 3 then error('RESP version must be 2 or 3.') end end \
+             unpack = table.unpack \
+             loadstring = load",
+        )
+        .set_name("=redis")
+        .into_function()?;
+    redis.raw_set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+    )?;
+    redis.raw_set(
+        "log",
+        lua.create_function(|_, (level, msg): (i64, MultiValue)| {
+            let text: Vec<String> = msg
+                .iter()
+                .map(|v| v.to_string().unwrap_or_default())
+                .collect();
+            tracing::info!(level, script_log = %text.join(" "));
+            Ok(())
+        })?,
+    )?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+        ("REDIS_VERSION_NUM", 0x07000f),
+    ] {
+        redis.raw_set(name, v)?;
+    }
+    redis.raw_set("REDIS_VERSION", "7.0.15")?;
+    lua.globals().raw_set("redis", redis.clone())?;
+    lua.globals().raw_remove("dofile")?;
+    lua.globals().raw_remove("loadfile")?;
+    helpers.call::<()>(redis)
+}
+
+/// Globals are read-only once the VM is set up, as in Redis 7.0: a script
+/// may not leave state behind for the next one, nor read a global that
+/// does not exist. KEYS and ARGV are set with raw writes.
+fn protect_globals(lua: &Lua) -> mlua::Result<()> {
+    lua.load(
+        "setmetatable(_G, { \
+           __index = function(_, k) \
+             error(\"Script attempted to access nonexistent global variable '\" .. tostring(k) .. \"'\", 2) end, \
+           __newindex = function() error('Attempt to modify a readonly table', 2) end, \
+           __metatable = false })",
+    )
+    .set_name("=protect")
+    .exec()
+}
+
+/// `redis.pcall`: runs one command and answers its reply as a Lua value
+/// (an error reply as `{err=...}`).
+async fn call_command(
+    lua: &Lua,
+    cx: &Rc<CoreCtx>,
+    conn: &Rc<RefCell<ConnState>>,
+    run: &RunState,
+    args: MultiValue,
+) -> mlua::Result<Value> {
+    let err = |text: &str| convert::reply_to_lua(lua, Reply::error(text.to_string()));
+    let argv = match command_args(args) {
+        Ok(a) => a,
+        Err(text) => return err(text),
+    };
+    let Some(spec) = cmd::lookup(&argv[0]) else {
+        return err("ERR Unknown Redis command called from script");
+    };
+    if !cmd::arity_ok(spec.arity, argv.len()) {
+        return err("ERR Wrong number of args calling Redis command from script");
+    }
+    if spec.flags.contains(&"noscript") {
+        return err("ERR This Redis command is not allowed from script");
+    }
+    if spec.is_write() {
+        if run.read_only.get() {
+            return err("ERR Write commands are not allowed from read-only scripts.");
+        }
+        cx.shared.script.mark_wrote();
+    }
+    let plan = cmd::plan(
+        &mut Ctx {
+            cx,
+            conn: &mut conn.borrow_mut(),
+        },
+        &argv,
+    );
+    let reply = cmd::run_plan(&cx.core, plan).await;
+    convert::reply_to_lua(lua, reply)
+}
+
+/// A command's arguments from Lua: strings, and numbers as Redis's Lua
+/// prints them (integral ones without a fraction).
+fn command_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
+    if args.is_empty() {
+        return Err("ERR Please specify at least one argument for this redis lib call");
+    }
+    args.iter()
+        .map(|v| match v {
+            Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
+            Value::Integer(i) => Ok(Bytes::from(i.to_string())),
+            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+                Ok(Bytes::from((*n as i64).to_string()))
+            }
+            Value::Number(n) => Ok(Bytes::from(format!("{n}"))),
+            _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_flags() {
+        assert_eq!(shebang(b"return 1").unwrap(), (&b"return 1"[..], false));
+        let (code, ro) = shebang(b"#!lua flags=no-writes\nreturn 1").unwrap();
+        assert_eq!((code, ro), (&b"\nreturn 1"[..], true));
+        assert!(shebang(b"#!lua flags=allow-oom,no-cluster\nreturn 1").is_ok());
+        assert!(shebang(b"#!python\nreturn 1").is_err());
+        assert!(shebang(b"#!lua flags=bogus\nreturn 1").is_err());
+    }
+
+    #[test]
+    fn numbers_print_like_redis_lua() {
+        let lua = Lua::new();
+        let args: MultiValue = lua.load("return 'set', 3, 2.0, 1.5").eval().unwrap();
+        let a = command_args(args).unwrap();
+        assert_eq!(a, vec!["set", "3", "2", "1.5"]);
+        let args: MultiValue = lua.load("return 'get', {}").eval().unwrap();
+        assert!(command_args(args).is_err());
+    }
+}
