@@ -151,8 +151,54 @@ fn script_errors_match_redis() {
         r.cmd(&["SCRIPT", "NOPE"]),
         Resp::err("ERR unknown subcommand 'NOPE'. Try SCRIPT HELP.")
     );
-    // A script can't leave globals for the next one; the VM is still usable.
-    assert_eq!(r.cmd(&["EVAL", "return 2", "0"]), Int(2));
+    assert_eq!(
+        r.cmd(&["EVAL", "return redis.error_reply('oops')", "0"]),
+        Resp::err("ERR oops")
+    );
+    assert_eq!(
+        r.cmd(&["EVAL", "return redis.error_reply('-WRONG kind')", "0"]),
+        Resp::err("WRONG kind")
+    );
+    assert_eq!(r.cmd(&["EVAL", "error(123)", "0"]), Resp::err("ERR 123"));
+    assert_eq!(
+        r.cmd(&["EVAL", "local t = {} t[1] = t return t", "0"]),
+        Resp::err("ERR reached lua stack limit")
+    );
+    // The sandbox: no precompiled chunks, no way to change what the next
+    // script sees.
+    assert!(
+        err_of(r.cmd(&["EVAL", "\x1bLua\x54\x00", "0"]))
+            .starts_with("ERR Error compiling script (new function):")
+    );
+    assert_eq!(
+        r.cmd(&["EVAL", "return load(string.char(27) .. 'Lua')", "0"]),
+        Bulk(None)
+    );
+    assert_eq!(r.cmd(&["EVAL", "return string.dump", "0"]), Bulk(None));
+    for tamper in [
+        "string.len = nil",
+        "redis.call = nil",
+        "table.insert = print",
+        "getmetatable('').__index = {}",
+    ] {
+        assert!(
+            matches!(r.cmd(&["EVAL", tamper, "0"]), Error(_)),
+            "{tamper} was allowed"
+        );
+    }
+    assert!(
+        err_of(r.cmd(&["EVAL", "rawset(_G, 'pcall', 1)", "0"]))
+            .contains("nonexistent global variable 'rawset'")
+    );
+    // The VM is still whole for the next script.
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "local ok, r = pcall(redis.call, 'PING') return {string.len('abc'), r.ok}",
+            "0"
+        ]),
+        Array(Some(vec![Int(3), b("PONG")]))
+    );
 }
 
 #[test]
@@ -297,6 +343,20 @@ fn busy_script_gets_busy_replies_and_script_kill() {
     for c in &mut others {
         assert_eq!(c.cmd(&["GET", "x"]), b("1"));
     }
+    // Catching errors in a loop does not shield a script from SCRIPT KILL.
+    looping.send(&common::Raw::encode(&[
+        "EVAL",
+        "while true do pcall(function() while true do end end) end",
+        "0",
+    ]));
+    wait_until("the pcall loop to be busy", Duration::from_secs(10), || {
+        others[0].cmd(&["GET", "x"]) == Resp::err(busy)
+    });
+    assert_eq!(admin.cmd(&["SCRIPT", "KILL"]), Simple("OK".into()));
+    assert_eq!(
+        looping.read(),
+        Some(Resp::err("ERR Script killed by user with SCRIPT KILL..."))
+    );
     // A script that wrote can't be killed.
     looping.send(&common::Raw::encode(&[
         "EVAL",

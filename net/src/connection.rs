@@ -197,12 +197,19 @@ async fn admit(
     // started: they finish first, then this connection steps aside.
     batch.run_groups(cx).await;
     let gate = &cx.shared.script;
-    let free = {
-        let _paused = gate.pause(cx.core.id.0);
-        gate.wait().await
-    };
-    if free {
-        return None;
+    loop {
+        let free = {
+            let _paused = gate.pause(cx.core.id.0);
+            gate.wait().await
+        };
+        if !free {
+            break;
+        }
+        // Back in flight: only now is "no script runs" a promise (another
+        // script may have taken the gate while this one was out).
+        if !gate.running() {
+            return None;
+        }
     }
     let busy = crate::script::gate::BUSY;
     if spec.name == "exec" && conn.multi.take().is_some() {
@@ -304,7 +311,7 @@ async fn serve(
             return Ok(());
         }
         rbuf.extend_from_slice(&scratch[..n]);
-        let _in_flight = cx.shared.script.enter(cx.core.id.0);
+        let mut in_flight = Some(cx.shared.script.enter(cx.core.id.0));
         // Socket calls may complete without suspending; let the commit,
         // forwarding and expiry fibers run under a relentless pipeline.
         glommio::yield_if_needed().await;
@@ -345,7 +352,10 @@ async fn serve(
                     if batch.len() >= wave {
                         batch.finish(cx, &mut wbuf).await;
                         wave = next_wave(wave, wbuf.len());
+                        // A client slow to read must not hold up a script.
+                        let paused = cx.shared.script.pause(cx.core.id.0);
                         stream.write_all(&wbuf).await?;
+                        drop(paused);
                         wbuf.clear();
                     }
                 }
@@ -364,6 +374,9 @@ async fn serve(
             }
         }
         batch.finish(cx, &mut wbuf).await;
+        // Every command of this read has run; writing the replies is not
+        // work a script has to wait for.
+        drop(in_flight.take());
         if wbuf.len() > WAVE_BYTES {
             wave = next_wave(wave, wbuf.len());
         }

@@ -61,47 +61,61 @@ fn to_lua(lua: &Lua, reply: Reply, depth: usize) -> mlua::Result<Value> {
     }
 }
 
+/// Values one script's reply may hold in all. Tables may share subtables,
+/// so a few lines of Lua can describe a reply of 2^64 elements; past this
+/// many the script gets an error instead of the node spending its memory.
+const MAX_VALUES: usize = 1 << 23;
+const TOO_DEEP: &str = "ERR reached lua stack limit";
+
 /// A script's return value as the reply EVAL sends.
 pub fn lua_to_reply(value: &Value) -> Reply {
-    to_reply(value, 0)
+    let mut budget = MAX_VALUES;
+    to_reply(value, 0, &mut budget).unwrap_or_else(|()| Reply::error(TOO_DEEP))
 }
 
-fn to_reply(value: &Value, depth: usize) -> Reply {
-    match value {
+fn to_reply(value: &Value, depth: usize, budget: &mut usize) -> Result<Reply, ()> {
+    *budget = budget.checked_sub(1).ok_or(())?;
+    Ok(match value {
         Value::Boolean(true) => Reply::Int(1),
         Value::Integer(i) => Reply::Int(*i),
         Value::Number(n) => Reply::Int(*n as i64),
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
-        Value::Table(t) => table_to_reply(t, depth),
+        Value::Table(t) => table_to_reply(t, depth, budget)?,
         Value::Error(e) => Reply::error(error_text(e)),
         _ => Reply::Nil,
-    }
+    })
 }
 
-fn table_to_reply(t: &Table, depth: usize) -> Reply {
+fn table_to_reply(t: &Table, depth: usize, budget: &mut usize) -> Result<Reply, ()> {
     if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
-        return Reply::error(e.to_string_lossy());
+        return Ok(Reply::error(e.to_string_lossy()));
     }
     if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
-        return Reply::Simple(s.to_string_lossy().into());
+        return Ok(Reply::Simple(s.to_string_lossy().into()));
+    }
+    if depth >= MAX_DEPTH {
+        return Err(());
     }
     let mut items = Vec::new();
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) if depth < MAX_DEPTH => items.push(to_reply(&v, depth + 1)),
-            Ok(_) => items.push(Reply::Nil),
+            Ok(v) => items.push(to_reply(&v, depth + 1, budget)?),
         }
     }
-    Reply::Array(items)
+    Ok(Reply::Array(items))
 }
 
 /// The text of a Lua error as a Redis error reply: the innermost message,
 /// with `ERR` in front unless it already starts with an error code.
 pub fn error_text(e: &mlua::Error) -> String {
-    let msg = innermost(e);
-    if starts_with_code(&msg) {
-        msg
+    with_code(&innermost(e))
+}
+
+/// `msg` with `ERR` in front unless it already starts with an error code.
+pub fn with_code(msg: &str) -> String {
+    if starts_with_code(msg) {
+        msg.to_string()
     } else {
         format!("ERR {msg}")
     }
@@ -165,11 +179,16 @@ mod tests {
             Reply::Array(vec![Reply::Int(1), Reply::bulk("two")])
         );
         assert_eq!(eval("return {err='My Error'}"), Reply::error("My Error"));
-        // A table that holds itself stops at the depth bound.
-        assert!(matches!(
+        // A table that holds itself, or shares subtables into a huge
+        // tree, is refused instead of walked.
+        assert_eq!(
             eval("local t = {} t[1] = t return t"),
-            Reply::Array(_)
-        ));
+            Reply::error(TOO_DEEP)
+        );
+        assert_eq!(
+            eval("local a = {1} for i = 1, 60 do a = {a, a} end return a"),
+            Reply::error(TOO_DEEP)
+        );
     }
 
     #[test]

@@ -44,8 +44,11 @@ pub struct ScriptGate {
     running: AtomicBool,
     /// The running script is past the busy threshold: others get -BUSY.
     busy: AtomicBool,
-    /// SCRIPT KILL asked the running script to stop.
-    kill: AtomicBool,
+    /// Number of the running (or last) script; each `acquire` takes the next.
+    run_id: AtomicU64,
+    /// The run SCRIPT KILL asked to stop (0: none). A number, not a flag,
+    /// so a kill that arrives as one script ends can't stop the next one.
+    kill_run: AtomicU64,
     /// The running script has written: SCRIPT KILL refuses (UNKILLABLE).
     wrote: AtomicBool,
     /// `busy-reply-threshold` / `lua-time-limit`, ms.
@@ -61,7 +64,8 @@ impl ScriptGate {
         ScriptGate {
             running: AtomicBool::new(false),
             busy: AtomicBool::new(false),
-            kill: AtomicBool::new(false),
+            run_id: AtomicU64::new(0),
+            kill_run: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
             limit_ms: AtomicU64::new(5000),
             inflight: (0..cores.max(1)).map(|_| Counter::default()).collect(),
@@ -171,7 +175,10 @@ impl ScriptGate {
                 return Err(());
             }
         }
-        let held = Held { gate: self };
+        let held = Held {
+            gate: self,
+            id: self.run_id.fetch_add(1, Ordering::SeqCst) + 1,
+        };
         let deadline = Instant::now() + QUIESCE_LIMIT;
         while self.total_inflight() > 1 {
             if Instant::now() > deadline {
@@ -185,14 +192,20 @@ impl ScriptGate {
 
     /// SCRIPT KILL: Ok when the running script was asked to stop.
     pub fn kill(&self) -> Result<(), KillError> {
+        let id = self.run_id.load(Ordering::SeqCst);
         if !self.running() {
             return Err(KillError::NotBusy);
         }
         if self.wrote.load(Ordering::SeqCst) {
             return Err(KillError::Unkillable);
         }
-        self.kill.store(true, Ordering::SeqCst);
+        self.kill_run.store(id, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// SCRIPT KILL asked run `id` to stop.
+    pub fn killed(&self, id: u64) -> bool {
+        self.kill_run.load(Ordering::SeqCst) == id
     }
 }
 
@@ -241,18 +254,29 @@ impl Drop for Paused<'_> {
 /// script's connection goes away mid-run).
 pub struct Held<'a> {
     gate: &'a ScriptGate,
+    id: u64,
+}
+
+impl Held<'_> {
+    /// This run's number (what SCRIPT KILL names).
+    pub fn id(&self) -> u64 {
+        self.id
+    }
 }
 
 /// When the running script started and last let its core run others.
 pub struct RunClock {
+    /// The run's number (see [`Held::id`]).
+    pub id: u64,
     started: Instant,
     last_yield: std::cell::Cell<Instant>,
 }
 
 impl RunClock {
-    pub fn start() -> Self {
+    pub fn start(id: u64) -> Self {
         let now = Instant::now();
         RunClock {
+            id,
             started: now,
             last_yield: std::cell::Cell::new(now),
         }
@@ -272,12 +296,16 @@ impl ScriptGate {
     /// Called from the running script's Lua hook every few thousand
     /// instructions.
     pub fn tick(&self, clock: &RunClock) -> Tick {
-        if self.kill.load(Ordering::SeqCst) {
+        if self.killed(clock.id) {
             return Tick::Killed;
         }
         let now = Instant::now();
-        let limit = Duration::from_millis(self.limit_ms.load(Ordering::Relaxed));
-        if !self.busy() && now.duration_since(clock.started) >= limit {
+        let limit = self.limit_ms.load(Ordering::Relaxed);
+        // A limit of 0 turns the busy state off, as in Redis.
+        if limit > 0
+            && !self.busy()
+            && now.duration_since(clock.started) >= Duration::from_millis(limit)
+        {
             self.busy.store(true, Ordering::SeqCst);
             self.wake_all();
         }
@@ -300,7 +328,6 @@ impl ScriptGate {
 impl Drop for Held<'_> {
     fn drop(&mut self) {
         let g = self.gate;
-        g.kill.store(false, Ordering::SeqCst);
         g.wrote.store(false, Ordering::SeqCst);
         g.busy.store(false, Ordering::SeqCst);
         g.running.store(false, Ordering::SeqCst);
@@ -320,17 +347,21 @@ mod tests {
         g.wrote.store(true, Ordering::SeqCst);
         assert!(matches!(g.kill(), Err(KillError::Unkillable)));
         g.wrote.store(false, Ordering::SeqCst);
+        g.run_id.store(7, Ordering::SeqCst);
         assert!(g.kill().is_ok());
-        assert_eq!(g.tick(&RunClock::start()), Tick::Killed);
+        assert_eq!(g.tick(&RunClock::start(7)), Tick::Killed);
+        // The kill named run 7; run 8 is not stopped by it.
+        assert_ne!(g.tick(&RunClock::start(8)), Tick::Killed);
     }
 
     #[test]
     fn a_script_past_the_limit_makes_waiters_busy() {
         let g = ScriptGate::new(1);
         g.running.store(true, Ordering::SeqCst);
-        g.limit_ms.store(0, Ordering::Relaxed);
+        g.limit_ms.store(1, Ordering::Relaxed);
         assert!(!g.busy());
-        let clock = RunClock::start();
+        let clock = RunClock::start(1);
+        std::thread::sleep(Duration::from_millis(2));
         assert_ne!(g.tick(&clock), Tick::Killed);
         assert!(g.busy());
     }

@@ -45,6 +45,9 @@ const HOOK_EVERY: u32 = 10_000;
 /// Compiled scripts a core keeps before it starts over.
 const MAX_COMPILED: usize = 10_000;
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+/// Memory one core's Lua VM may hold; past it a script fails with an
+/// error instead of taking the server's memory (Redis sets no bound).
+const MEMORY_LIMIT: usize = 512 << 20;
 
 /// Where a script's body comes from.
 pub enum Source {
@@ -110,11 +113,11 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
         Ok(s) => s,
         Err(reply) => return reply,
     };
-    let _held = match cx.shared.script.acquire(cx.core.id.0).await {
+    let held = match cx.shared.script.acquire(cx.core.id.0).await {
         Ok(h) => h,
         Err(()) => return Reply::error(BUSY),
     };
-    vm.run.clock.replace(Some(RunClock::start()));
+    vm.run.clock.replace(Some(RunClock::start(held.id())));
     vm.run.read_only.set(call.read_only || script.no_writes);
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
@@ -127,12 +130,14 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
+        lua.set_memory_limit(MEMORY_LIMIT)?;
         let run = Rc::new(RunState::default());
         install_redis_lib(&lua, cx, &run)?;
-        let runner = lua
-            .load("local f = ... return pcall(f)")
+        // Bound now: a script can't swap the `pcall` later runs go through.
+        let runner: Function = lua
+            .load("local pcall = pcall return function(f) return pcall(f) end")
             .set_name("=runner")
-            .into_function()?;
+            .eval()?;
         let hook_run = run.clone();
         let shared = cx.shared.clone();
         lua.set_global_hook(
@@ -149,7 +154,7 @@ impl Vm {
                 }
             },
         )?;
-        protect_globals(&lua)?;
+        seal(&lua, cx, &run)?;
         Ok(Vm {
             lua,
             runner,
@@ -175,16 +180,20 @@ impl Vm {
         if let Some(c) = self.compiled.borrow().get(&sha) {
             return Ok(c.clone());
         }
-        let body = match body {
-            Some(body) => {
-                cache.insert(&sha, &body, false);
-                body
-            }
-            None => cache
-                .get(&sha)
-                .ok_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))?,
+        let (body, new) = match body {
+            Some(body) => (body, true),
+            None => (
+                cache
+                    .get(&sha)
+                    .ok_or_else(|| Reply::error("NOSCRIPT No matching script. Please use EVAL."))?,
+                false,
+            ),
         };
         let compiled = compile(&self.lua, &body)?;
+        if new {
+            // Only a body that compiles is kept, as SCRIPT EXISTS shows.
+            cache.insert(&sha, &body, false);
+        }
         let mut map = self.compiled.borrow_mut();
         if map.len() >= MAX_COMPILED {
             map.clear();
@@ -215,7 +224,9 @@ impl Vm {
             .await;
         match outcome {
             Ok((true, v)) => convert::lua_to_reply(&v),
-            Ok((false, Value::String(s))) => Reply::error(format!("ERR {}", s.to_string_lossy())),
+            Ok((false, Value::String(s))) => Reply::error(convert::with_code(&s.to_string_lossy())),
+            Ok((false, Value::Integer(n))) => Reply::error(format!("ERR {n}")),
+            Ok((false, Value::Number(n))) => Reply::error(format!("ERR {n}")),
             Ok((false, Value::Error(e))) => Reply::error(convert::error_text(&e)),
             Ok((false, v @ Value::Table(_))) => match convert::lua_to_reply(&v) {
                 e @ Reply::Error(_) => e,
@@ -233,6 +244,8 @@ fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
     let func = lua
         .load(code)
         .set_name("@user_script")
+        // Source only: precompiled chunks could corrupt the VM's memory.
+        .set_mode(mlua::ChunkMode::Text)
         .into_function()
         .map_err(|e| {
             Reply::error(format!(
@@ -309,7 +322,8 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
     })?;
     let call: Function = lua
         .load(
-            "local pcall = ... return function(...) \
+            "local pcall = ... local type, rawget, error = type, rawget, error \
+             return function(...) \
                local r = pcall(...) \
                if type(r) == 'table' and rawget(r, 'err') ~= nil then error(r, 0) end \
                return r end",
@@ -321,7 +335,11 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
     let helpers: Function = lua
         .load(
             "local redis = ... \
-             redis.error_reply = function(e) return {err = e} end \
+             redis.error_reply = function(e) \
+               if type(e) ~= 'string' then error('wrong number or type of arguments') end \
+               e = e:gsub('^%-', '') \
+               if not e:find(' ') then e = 'ERR ' .. e end \
+               return {err = e} end \
              redis.status_reply = function(s) return {ok = s} end \
              redis.set_repl = function() end \
              redis.replicate_commands = function() return true end \
@@ -329,8 +347,7 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
              redis.debug = function() end \
              redis.setresp = function(n) \
                if n ~= 2 and n ~= 3 then error('RESP version must be 2 or 3.') end end \
-             unpack = table.unpack \
-             loadstring = load",
+             unpack = table.unpack",
         )
         .set_name("=redis")
         .into_function()?;
@@ -370,19 +387,59 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
     helpers.call::<()>(redis)
 }
 
-/// Globals are read-only once the VM is set up, as in Redis 7.0: a script
-/// may not leave state behind for the next one, nor read a global that
-/// does not exist. KEYS and ARGV are set with raw writes.
-fn protect_globals(lua: &Lua) -> mlua::Result<()> {
+/// Seals the VM once it is set up, so no script can change what the next
+/// one sees (Redis 7.0 makes every global table read-only):
+/// - globals are read-only, and reading one that does not exist fails;
+/// - the libraries (`string`, `table`, `math`, `coroutine`, `redis`) are
+///   read-only proxies, and the string metatable is hidden;
+/// - `rawset`, `string.dump`, `print` are gone, and `load` takes source only;
+/// - `pcall` / `xpcall` re-raise SCRIPT KILL's error, so a script can't
+///   catch its way past it. KEYS and ARGV are set with raw writes.
+fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
+    let (shared, run) = (cx.shared.clone(), run.clone());
+    let killed = lua.create_function(move |_, ()| {
+        let clock = run.clock.borrow();
+        Ok(clock.as_ref().is_some_and(|c| shared.script.killed(c.id)))
+    })?;
     lua.load(
-        "setmetatable(_G, { \
-           __index = function(_, k) \
-             error(\"Script attempted to access nonexistent global variable '\" .. tostring(k) .. \"'\", 2) end, \
-           __newindex = function() error('Attempt to modify a readonly table', 2) end, \
-           __metatable = false })",
+        r#"
+        local killed, killed_text = ...
+        local setmetatable, error, pack, unpack = setmetatable, error, table.pack, table.unpack
+        local rawpcall, rawxpcall, rawload = pcall, xpcall, load
+        local function rethrow(r)
+          if killed() then error(killed_text, 0) end
+          return unpack(r, 1, r.n)
+        end
+        pcall = function(...) return rethrow(pack(rawpcall(...))) end
+        xpcall = function(...) return rethrow(pack(rawxpcall(...))) end
+        load = function(chunk, name, _, env) return rawload(chunk, name, 't', env) end
+        loadstring = load
+        rawset, print = nil, nil
+        string.dump = nil
+        getmetatable('').__metatable = false
+        local function readonly(t)
+          return setmetatable({}, {
+            __index = t,
+            __newindex = function() error('Attempt to modify a readonly table', 2) end,
+            __pairs = function() return next, t, nil end,
+            __len = function() return #t end,
+            __metatable = false,
+          })
+        end
+        for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis'}) do
+          _G[name] = readonly(_G[name])
+        end
+        setmetatable(_G, {
+          __index = function(_, k)
+            error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+          end,
+          __newindex = function() error('Attempt to modify a readonly table', 2) end,
+          __metatable = false,
+        })
+        "#,
     )
-    .set_name("=protect")
-    .exec()
+    .set_name("=seal")
+    .call::<()>((killed, KILLED))
 }
 
 /// `redis.pcall`: runs one command and answers its reply as a Lua value
