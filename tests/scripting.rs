@@ -289,11 +289,26 @@ fn a_script_does_not_wait_for_blocked_clients() {
     wait_until("the BLPOP to block", Duration::from_secs(10), || {
         s.cli(&["INFO", "clients"]).contains("blocked_clients:1")
     });
-    assert_eq!(
-        r.cmd(&["EVAL", "return redis.call('RPUSH', 'q', 'x')", "0"]),
-        Int(1)
-    );
-    assert_eq!(blocked.read(), Some(Array(Some(vec![b("q"), b("x")]))));
+    // The blocked client is served after the script, not between its
+    // calls: the script still sees what it pushed.
+    for round in 0..20 {
+        if round > 0 {
+            blocked.send(&common::Raw::encode(&["BLPOP", "q", "0"]));
+            wait_until("the BLPOP to block", Duration::from_secs(10), || {
+                s.cli(&["INFO", "clients"]).contains("blocked_clients:1")
+            });
+        }
+        assert_eq!(
+            r.cmd(&[
+                "EVAL",
+                "redis.call('RPUSH', 'q', 'x') for i = 1, 1000 do end return redis.call('LLEN', 'q')",
+                "0"
+            ]),
+            Int(1),
+            "round {round}"
+        );
+        assert_eq!(blocked.read(), Some(Array(Some(vec![b("q"), b("x")]))));
+    }
     // Inside MULTI, EVAL is queued and runs at EXEC.
     assert_eq!(r.cmd(&["MULTI"]), Simple("OK".into()));
     assert_eq!(r.cmd(&["EVAL", "return 5", "0"]), Simple("QUEUED".into()));

@@ -268,8 +268,13 @@ impl Core {
         r
     }
 
-    /// Wakes the clients waiting on keys the last writes touched.
-    fn wake_blocked(&self) {
+    /// Wakes the clients waiting on keys the last writes touched, unless
+    /// wake-ups are held node-wide (then the keys stay ready until the
+    /// next call after they are let go).
+    pub fn wake_blocked(&self) {
+        if self.router.wakeups_held() {
+            return;
+        }
         let ready = self.shard.borrow_mut().take_ready_keys();
         if ready.is_empty() {
             return;

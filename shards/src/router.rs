@@ -4,6 +4,8 @@
 //! slots (what Redis Cluster hands out) always lives on one core.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 
 use crate::msg::ShardMsg;
 use crate::slot::SLOT_COUNT;
@@ -15,6 +17,9 @@ use crate::slot::key_slot;
 #[derive(Clone)]
 pub struct Router {
     inboxes: Arc<[flume::Sender<ShardMsg>]>,
+    /// Node-wide: clients blocked on keys are not woken while set (a
+    /// script is running; Redis serves blocked clients after it).
+    wakeups_held: Arc<AtomicBool>,
 }
 
 impl Router {
@@ -27,9 +32,21 @@ impl Router {
         (
             Router {
                 inboxes: txs.into(),
+                wakeups_held: Arc::new(AtomicBool::new(false)),
             },
             rxs,
         )
+    }
+
+    /// Holds (or lets go) the wake-ups of blocked clients on every shard.
+    /// Letting go does not wake anyone: call [`crate::core::Core::wake_blocked`]
+    /// on each shard then.
+    pub fn hold_wakeups(&self, hold: bool) {
+        self.wakeups_held.store(hold, Ordering::SeqCst);
+    }
+
+    pub fn wakeups_held(&self) -> bool {
+        self.wakeups_held.load(Ordering::Relaxed)
     }
 
     pub fn shard_count(&self) -> usize {

@@ -587,6 +587,19 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
         let mut pause = FIRST_POLL;
         let mut first_try = true;
         loop {
+            // A retry waits while a script holds the node: Redis serves
+            // blocked clients only once a script has ended. In flight while
+            // it pops, so a script that starts meanwhile waits for it.
+            let mut _in_flight = None;
+            while !first_try {
+                let entered = shared.script.enter(core.id.0);
+                if !shared.script.running() {
+                    _in_flight = Some(entered);
+                    break;
+                }
+                drop(entered);
+                glommio::timer::sleep(pause).await;
+            }
             // The attempt runs as a task of its own: if the client hangs up
             // and this future is dropped, a pop-then-push still finishes.
             let attempt = {

@@ -323,6 +323,11 @@ impl ScriptGate {
     pub fn mark_wrote(&self) {
         self.wrote.store(true, Ordering::SeqCst);
     }
+
+    /// The running script has written.
+    pub fn wrote(&self) -> bool {
+        self.wrote.load(Ordering::SeqCst)
+    }
 }
 
 impl Drop for Held<'_> {

@@ -119,9 +119,35 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     };
     vm.run.clock.replace(Some(RunClock::start(held.id())));
     vm.run.read_only.set(call.read_only || script.no_writes);
+    let hold = HoldWakeups::new(&cx);
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
+    drop(hold);
+    if cx.shared.script.wrote() {
+        // Clients blocked on keys the script pushed to are served now,
+        // before the gate lets anyone else in, as Redis does.
+        crate::server::gather(&cx, |cx| cx.core.wake_blocked()).await;
+    }
+    drop(held);
     reply
+}
+
+/// Keeps blocked clients from being served in the middle of a script
+/// (a BLPOP popping what the script just pushed, before its next call);
+/// lets go on drop.
+struct HoldWakeups(Rc<CoreCtx>);
+
+impl HoldWakeups {
+    fn new(cx: &Rc<CoreCtx>) -> Self {
+        cx.core.router.hold_wakeups(true);
+        HoldWakeups(cx.clone())
+    }
+}
+
+impl Drop for HoldWakeups {
+    fn drop(&mut self) {
+        self.0.core.router.hold_wakeups(false);
+    }
 }
 
 impl Vm {
