@@ -70,13 +70,15 @@ pub struct Call {
 struct RunState {
     clock: RefCell<Option<RunClock>>,
     read_only: Cell<bool>,
+    allow_oom: Cell<bool>,
 }
 
-/// A compiled script and its shebang's `no-writes` flag.
+/// A compiled script and its shebang's flags.
 #[derive(Clone)]
 struct Compiled {
     func: Function,
     no_writes: bool,
+    allow_oom: bool,
 }
 
 pub struct Vm {
@@ -119,6 +121,7 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     };
     vm.run.clock.replace(Some(RunClock::start(held.id())));
     vm.run.read_only.set(call.read_only || script.no_writes);
+    vm.run.allow_oom.set(script.allow_oom);
     let hold = HoldWakeups::new(&cx);
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
@@ -266,7 +269,7 @@ impl Vm {
 
 /// Compiles a script body (shebang line included) into a function of `lua`.
 fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
-    let (code, no_writes) = shebang(body).map_err(Reply::error)?;
+    let (code, flags) = shebang(body).map_err(Reply::error)?;
     let func = lua
         .load(code)
         .set_name("@user_script")
@@ -279,7 +282,11 @@ fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
                 convert::error_text(&e).trim_start_matches("ERR ")
             ))
         })?;
-    Ok(Compiled { func, no_writes })
+    Ok(Compiled {
+        func,
+        no_writes: flags.no_writes,
+        allow_oom: flags.allow_oom,
+    })
 }
 
 /// SCRIPT LOAD's check: the body compiles (in a scratch VM; nothing runs).
@@ -289,12 +296,20 @@ pub fn check_syntax(body: &[u8]) -> Result<(), Reply> {
     compile(&lua, body).map(|_| ())
 }
 
+/// The shebang flags scripts act on.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Flags {
+    no_writes: bool,
+    allow_oom: bool,
+}
+
 /// Splits a `#!lua flags=...` first line off the body (kept as an empty
 /// line, so line numbers in errors still match); returns the code and
-/// whether the flags say `no-writes`.
-fn shebang(body: &[u8]) -> Result<(&[u8], bool), String> {
+/// the flags.
+fn shebang(body: &[u8]) -> Result<(&[u8], Flags), String> {
+    let mut flags = Flags::default();
     if !body.starts_with(b"#!") {
-        return Ok((body, false));
+        return Ok((body, flags));
     }
     let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
@@ -303,21 +318,21 @@ fn shebang(body: &[u8]) -> Result<(&[u8], bool), String> {
     if engine != "lua" {
         return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
     }
-    let mut no_writes = false;
     for p in parts {
-        let Some(flags) = p.strip_prefix("flags=") else {
+        let Some(list) = p.strip_prefix("flags=") else {
             return Err(format!("ERR Unknown lua shebang option: {p}"));
         };
-        for f in flags.split(',').filter(|f| !f.is_empty()) {
+        for f in list.split(',').filter(|f| !f.is_empty()) {
             match f {
-                "no-writes" => no_writes = true,
-                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                "no-writes" => flags.no_writes = true,
+                "allow-oom" => flags.allow_oom = true,
+                "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
                 other => return Err(format!("ERR Unexpected flag in script shebang: {other}")),
             }
         }
     }
     // The code starts at the newline, which stands in for the shebang line.
-    Ok((&body[end..], no_writes))
+    Ok((&body[end..], flags))
 }
 
 /// Builds the `redis` table: call, pcall, error_reply, status_reply,
@@ -491,6 +506,11 @@ async fn call_command(
     if spec.flags.contains(&"noscript") {
         return err("ERR This Redis command is not allowed from script");
     }
+    // Redis checks each write of a script against maxmemory, unless the
+    // script's shebang says allow-oom.
+    if spec.denies_oom() && !run.allow_oom.get() && cx.shared.over_maxmemory() {
+        return err(cmd::OOM);
+    }
     if spec.is_write() {
         if run.read_only.get() {
             return err("ERR Write commands are not allowed from read-only scripts.");
@@ -533,10 +553,15 @@ mod tests {
 
     #[test]
     fn shebang_flags() {
-        assert_eq!(shebang(b"return 1").unwrap(), (&b"return 1"[..], false));
-        let (code, ro) = shebang(b"#!lua flags=no-writes\nreturn 1").unwrap();
-        assert_eq!((code, ro), (&b"\nreturn 1"[..], true));
-        assert!(shebang(b"#!lua flags=allow-oom,no-cluster\nreturn 1").is_ok());
+        assert_eq!(
+            shebang(b"return 1").unwrap(),
+            (&b"return 1"[..], Flags::default())
+        );
+        let (code, flags) = shebang(b"#!lua flags=no-writes\nreturn 1").unwrap();
+        assert_eq!(code, &b"\nreturn 1"[..]);
+        assert!(flags.no_writes && !flags.allow_oom);
+        let (_, flags) = shebang(b"#!lua flags=allow-oom,no-cluster\nreturn 1").unwrap();
+        assert!(flags.allow_oom && !flags.no_writes);
         assert!(shebang(b"#!python\nreturn 1").is_err());
         assert!(shebang(b"#!lua flags=bogus\nreturn 1").is_err());
     }
