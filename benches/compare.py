@@ -31,6 +31,7 @@ Layouts on a 2-core box:
 import argparse
 import os
 import re
+import shlex
 import shutil
 import socket
 import statistics
@@ -106,9 +107,12 @@ def requests_for(clients, pipeline, scale):
     return max(1000, int(n * scale))
 
 
-def bench(port, tests, pipeline, clients, requests, keyspace, size, pin):
-    cmd = ["redis-benchmark", "-p", str(port), "-t", tests, "-n", str(requests), "-c", str(clients),
+def bench(port, tests, pipeline, clients, requests, keyspace, size, pin, command=None):
+    """One redis-benchmark run: its -t tests, or one command line given as
+    `command` (an EVAL ...), which redis-benchmark then runs instead."""
+    cmd = ["redis-benchmark", "-p", str(port), "-n", str(requests), "-c", str(clients),
            "-r", str(keyspace), "-P", str(pipeline), "-d", str(size)]
+    cmd += shlex.split(command) if command else ["-t", tests]
     if pin:
         cmd = ["taskset", "-c", pin] + cmd
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -164,7 +168,8 @@ def run_stage(args, binary, mode, size, c, p, data):
         runs = {"redis": [], "shardis": []}
         for _ in range(args.repeat):
             for name, port in (("redis", servers.rport), ("shardis", servers.sport)):
-                runs[name].append(bench(port, args.tests, p, c, n, args.keyspace, size, pin_client))
+                runs[name].append(bench(port, args.tests, p, c, n, args.keyspace, size, pin_client,
+                                        args.command))
         for test in runs["redis"][0]:
             med = {}
             for name in runs:
@@ -199,6 +204,8 @@ def csv_ints(s):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tests", default=ALL_TESTS)
+    ap.add_argument("--command", help="one command line for redis-benchmark instead of --tests, "
+                                      "e.g. \"eval 'return redis.call(\\'incr\\', KEYS[1])' 1 counter\"")
     ap.add_argument("--modes", default="none:everysec,none:always,always:always,everysec:everysec")
     ap.add_argument("--clients", default="1,50,200")
     ap.add_argument("--pipelines", default="1,16")
