@@ -80,6 +80,21 @@ fn scripts_read_write_and_convert_replies_like_redis() {
         Array(Some(vec![b("1"), b("20")]))
     );
     assert_eq!(r.cmd(&["DBSIZE"]), Int(21));
+    // The bundled libraries scripts use most: cjson and bit.
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "local t = cjson.decode(ARGV[1]) redis.call('SET', KEYS[1], cjson.encode({t.a, t.b})) return redis.call('GET', KEYS[1])",
+            "1",
+            "json",
+            r#"{"a": 1, "b": "two"}"#
+        ]),
+        b(r#"[1,"two"]"#)
+    );
+    assert_eq!(
+        r.cmd(&["EVAL", "return bit.band(0xff0f, 0x0ff0)", "0"]),
+        Int(0x0f00)
+    );
 }
 
 #[test]

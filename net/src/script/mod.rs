@@ -1,11 +1,12 @@
 //! Lua scripting (EVAL and friends): a Lua VM per core (`vm`), Redis's
 //! conversions between replies and Lua values (`convert`), the node's
-//! script cache (`cache`) and the gate that makes a running script the
+//! script cache (`cache`), the cjson and bit libraries (`libs`) and the gate that makes a running script the
 //! only thing the node runs (`gate`).
 
 pub mod cache;
 pub mod convert;
 pub mod gate;
+pub mod libs;
 pub mod vm;
 
 use bytes::Bytes;

@@ -183,6 +183,7 @@ impl Vm {
                 }
             },
         )?;
+        super::libs::install(&lua)?;
         seal(&lua, cx, &run)?;
         Ok(Vm {
             lua,
@@ -432,7 +433,8 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
 /// one sees (Redis 7.0 makes every global table read-only):
 /// - globals are read-only, and reading one that does not exist fails;
 /// - the libraries (`string`, `table`, `math`, `coroutine`, `redis`) are
-///   read-only proxies, and the string metatable is hidden;
+///   read-only proxies (so are `cjson` and `bit`), and the string
+///   metatable is hidden;
 /// - `rawset`, `string.dump`, `print` are gone, and `load` takes source only;
 /// - `pcall` / `xpcall` re-raise SCRIPT KILL's error, so a script can't
 ///   catch its way past it. KEYS and ARGV are set with raw writes.
@@ -467,7 +469,7 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
             __metatable = false,
           })
         end
-        for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis'}) do
+        for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
           _G[name] = readonly(_G[name])
         end
         setmetatable(_G, {

@@ -1,0 +1,227 @@
+//! The libraries Redis bundles into its Lua that scripts use most: `cjson`
+//! (JSON through serde_json) and `bit` (LuaBitOp's 32-bit operations,
+//! written over Lua 5.4's native operators). `cmsgpack` and `struct` are
+//! not provided.
+
+use mlua::Lua;
+use mlua::Table;
+use mlua::Value;
+
+/// Deepest nesting `cjson.encode` accepts, as cjson's default.
+const MAX_NESTING: usize = 1000;
+
+/// Sets the `cjson` and `bit` globals.
+pub fn install(lua: &Lua) -> mlua::Result<()> {
+    let cjson = lua.create_table()?;
+    cjson.raw_set(
+        "encode",
+        lua.create_function(|lua, v: Value| {
+            let json = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
+            lua.create_string(json.to_string())
+        })?,
+    )?;
+    cjson.raw_set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let json: serde_json::Value = serde_json::from_slice(&s.as_bytes())
+                .map_err(|e| mlua::Error::RuntimeError(format!("cjson.decode: {e}")))?;
+            from_json(lua, &json)
+        })?,
+    )?;
+    cjson.raw_set("null", Value::NULL)?;
+    lua.globals().raw_set("cjson", cjson)?;
+    lua.load(BIT).set_name("=bit").exec()
+}
+
+fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    if depth > MAX_NESTING {
+        return Err(format!("Cannot serialise, excessive nesting ({})", depth));
+    }
+    Ok(match v {
+        Value::Nil => J::Null,
+        Value::LightUserData(u) if u.0.is_null() => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Integer(i) => J::from(*i),
+        Value::Number(n) => match serde_json::Number::from_f64(*n) {
+            Some(n) => J::Number(n),
+            None => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+        },
+        Value::String(s) => J::String(s.to_string_lossy()),
+        Value::Table(t) => table_to_json(t, depth)?,
+        other => {
+            return Err(format!(
+                "Cannot serialise {}: type not supported",
+                other.type_name()
+            ));
+        }
+    })
+}
+
+/// A table is a JSON array when its keys are exactly 1..n, else an
+/// object (an empty table is `{}`, as cjson encodes it).
+fn table_to_json(t: &Table, depth: usize) -> Result<serde_json::Value, String> {
+    let mut pairs = Vec::new();
+    let mut max_index = 0i64;
+    let mut all_indexes = true;
+    for pair in t.pairs::<Value, Value>() {
+        let (k, v) = pair.map_err(|e| e.to_string())?;
+        match &k {
+            Value::Integer(i) if *i >= 1 => max_index = max_index.max(*i),
+            _ => all_indexes = false,
+        }
+        pairs.push((k, v));
+    }
+    if all_indexes && !pairs.is_empty() && max_index as usize == pairs.len() {
+        let mut items = vec![serde_json::Value::Null; pairs.len()];
+        for (k, v) in &pairs {
+            if let Value::Integer(i) = k {
+                items[*i as usize - 1] = to_json(v, depth + 1)?;
+            }
+        }
+        return Ok(serde_json::Value::Array(items));
+    }
+    let mut map = serde_json::Map::new();
+    for (k, v) in &pairs {
+        let key = match k {
+            Value::String(s) => s.to_string_lossy(),
+            Value::Integer(i) => i.to_string(),
+            Value::Number(n) => n.to_string(),
+            _ => return Err("Cannot serialise table: table key must be a number or string".into()),
+        };
+        map.insert(key, to_json(v, depth + 1)?);
+    }
+    Ok(serde_json::Value::Object(map))
+}
+
+fn from_json(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    Ok(match j {
+        J::Null => Value::NULL,
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Integer(i),
+            None => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(items) => {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, item) in items.iter().enumerate() {
+                t.raw_set(i + 1, from_json(lua, item)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(map) => {
+            let t = lua.create_table_with_capacity(0, map.len())?;
+            for (k, v) in map {
+                t.raw_set(k.as_str(), from_json(lua, v)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}
+
+/// LuaBitOp's API: every result is a signed 32-bit integer.
+const BIT: &str = r#"
+local floor, tointeger, fmt = math.floor, math.tointeger, string.format
+local function tobit(x)
+  x = tointeger(x) or floor(x)
+  x = x & 0xffffffff
+  if x >= 0x80000000 then x = x - 0x100000000 end
+  return x
+end
+local function fold(op)
+  return function(a, ...)
+    local r = tobit(a)
+    for i = 1, select('#', ...) do r = op(r, tobit((select(i, ...)))) end
+    return tobit(r)
+  end
+end
+bit = {
+  tobit = tobit,
+  bnot = function(x) return tobit(~tobit(x)) end,
+  band = fold(function(a, b) return a & b end),
+  bor = fold(function(a, b) return a | b end),
+  bxor = fold(function(a, b) return a ~ b end),
+  lshift = function(x, n) return tobit((tobit(x) & 0xffffffff) << (tobit(n) & 31)) end,
+  rshift = function(x, n) return tobit((tobit(x) & 0xffffffff) >> (tobit(n) & 31)) end,
+  arshift = function(x, n) return tobit(tobit(x) // (1 << (tobit(n) & 31))) end,
+  rol = function(x, n) x = tobit(x) & 0xffffffff n = tobit(n) & 31 return tobit((x << n) | (x >> (32 - n))) end,
+  ror = function(x, n) x = tobit(x) & 0xffffffff n = tobit(n) & 31 return tobit((x >> n) | (x << (32 - n))) end,
+  bswap = function(x)
+    x = tobit(x) & 0xffffffff
+    return tobit(((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >> 8) & 0xff00) | (x >> 24))
+  end,
+  tohex = function(x, n)
+    n = n or 8
+    local upper = n < 0
+    if upper then n = -n end
+    local s = fmt(upper and '%08X' or '%08x', tobit(x) & 0xffffffff)
+    return s:sub(-n)
+  end,
+}
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lua() -> Lua {
+        let lua = Lua::new();
+        install(&lua).unwrap();
+        lua
+    }
+
+    #[test]
+    fn cjson_round_trips() {
+        let lua = lua();
+        let s: String = lua
+            .load("return cjson.encode({1, 2, {a = 'x'}})")
+            .eval()
+            .unwrap();
+        assert_eq!(s, r#"[1,2,{"a":"x"}]"#);
+        let s: String = lua.load("return cjson.encode({})").eval().unwrap();
+        assert_eq!(s, "{}");
+        let ok: bool = lua
+            .load(
+                r#"local t = cjson.decode('{"keya": "a", "n": [1, 2.5, null]}')
+                   return t.keya == 'a' and t.n[1] == 1 and t.n[2] == 2.5 and t.n[3] == cjson.null"#,
+            )
+            .eval()
+            .unwrap();
+        assert!(ok);
+        assert!(
+            lua.load("return cjson.decode('{bad')")
+                .eval::<Value>()
+                .is_err()
+        );
+        assert!(
+            lua.load("return cjson.encode(print)")
+                .eval::<Value>()
+                .is_err()
+        );
+        assert!(
+            lua.load("local t = {} t[1] = t return cjson.encode(t)")
+                .eval::<Value>()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn bit_matches_luabitop() {
+        let lua = lua();
+        let eval = |s: &str| lua.load(s).eval::<i64>().unwrap();
+        assert_eq!(eval("return bit.tobit(0xffffffff)"), -1);
+        assert_eq!(eval("return bit.band(0x12345678, 0xff)"), 0x78);
+        assert_eq!(eval("return bit.bor(1, 2, 4)"), 7);
+        assert_eq!(eval("return bit.bxor(5, 1)"), 4);
+        assert_eq!(eval("return bit.bnot(0)"), -1);
+        assert_eq!(eval("return bit.lshift(1, 31)"), -2147483648);
+        assert_eq!(eval("return bit.rshift(-1, 28)"), 15);
+        assert_eq!(eval("return bit.arshift(-256, 4)"), -16);
+        assert_eq!(eval("return bit.rol(0x12345678, 8)"), 0x34567812);
+        assert_eq!(eval("return bit.bswap(0x12345678)"), 0x78563412);
+        let hex: String = lua.load("return bit.tohex(255, 4)").eval().unwrap();
+        assert_eq!(hex, "00ff");
+    }
+}
