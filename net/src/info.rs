@@ -113,9 +113,11 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                 let rss = crate::shared::rss_bytes();
                 write!(
                     out,
-                    "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\n",
+                    "# Memory\r\nused_memory:{rss}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nmaxmemory:{}\r\nmaxmemory_policy:noeviction\r\nmem_allocator:libc\r\nused_memory_scripts_eval:{}\r\nnumber_of_cached_scripts:{}\r\n",
                     human(rss),
-                    shared.maxmemory.load(Ordering::Relaxed)
+                    shared.maxmemory.load(Ordering::Relaxed),
+                    shared.scripts.bytes(),
+                    shared.scripts.len(),
                 )
             }
             "persistence" => write!(

@@ -54,6 +54,20 @@ impl ScriptCache {
         self.bodies.lock().ok()?.by_sha.get(sha).cloned()
     }
 
+    /// Scripts kept (INFO's number_of_cached_scripts).
+    pub fn len(&self) -> usize {
+        self.bodies.lock().map(|b| b.by_sha.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of the bodies kept (INFO's used_memory_scripts_eval).
+    pub fn bytes(&self) -> usize {
+        self.bodies.lock().map(|b| b.bytes).unwrap_or(0)
+    }
+
     pub fn contains(&self, sha: &str) -> bool {
         self.bodies
             .lock()
@@ -93,6 +107,7 @@ mod tests {
         let body = Bytes::from_static(b"return 1");
         c.insert("a", &body, false);
         assert!(c.contains("a"));
+        assert_eq!((c.len(), c.bytes()), (1, 8));
         let e = c.epoch();
         c.flush();
         assert!(!c.contains("a"));

@@ -3,6 +3,9 @@
 //! written over Lua 5.4's native operators). `cmsgpack` and `struct` are
 //! not provided.
 
+use std::cell::Cell;
+use std::rc::Rc;
+
 use mlua::Lua;
 use mlua::Table;
 use mlua::Value;
@@ -13,29 +16,94 @@ const MAX_NESTING: usize = 1000;
 /// Sets the `cjson` and `bit` globals.
 pub fn install(lua: &Lua) -> mlua::Result<()> {
     let cjson = lua.create_table()?;
+    // cjson.encode_max_depth / decode_max_depth: kept per VM, as cjson
+    // keeps them per Lua state.
+    let encode_depth = Rc::new(Cell::new(MAX_NESTING));
+    let decode_depth = Rc::new(Cell::new(MAX_NESTING));
+    // encode_invalid_numbers: NaN and infinities are refused unless set;
+    // then they are written as null (cjson writes a bare `nan`, which is
+    // not JSON).
+    let invalid_ok = Rc::new(Cell::new(false));
+    let (depth, allow) = (encode_depth.clone(), invalid_ok.clone());
     cjson.raw_set(
         "encode",
-        lua.create_function(|lua, v: Value| {
-            let json = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
+        lua.create_function(move |lua, v: Value| {
+            let json = to_json(
+                &v,
+                0,
+                &Encode {
+                    max: depth.get(),
+                    invalid_ok: allow.get(),
+                },
+            )
+            .map_err(mlua::Error::RuntimeError)?;
             lua.create_string(json.to_string())
         })?,
     )?;
+    let depth = decode_depth.clone();
     cjson.raw_set(
         "decode",
-        lua.create_function(|lua, s: mlua::String| {
+        lua.create_function(move |lua, s: mlua::String| {
             let json: serde_json::Value = serde_json::from_slice(&s.as_bytes())
                 .map_err(|e| mlua::Error::RuntimeError(format!("cjson.decode: {e}")))?;
-            from_json(lua, &json)
+            from_json(lua, &json, 1, depth.get())
         })?,
     )?;
     cjson.raw_set("null", Value::NULL)?;
+    for (name, cell) in [
+        ("encode_max_depth", encode_depth),
+        ("decode_max_depth", decode_depth),
+    ] {
+        cjson.raw_set(
+            name,
+            lua.create_function(move |_, n: Option<i64>| {
+                if let Some(n) = n {
+                    if n < 1 {
+                        return Err(mlua::Error::RuntimeError(
+                            "bad argument #1 (expected integer between 1 and 2147483647)".into(),
+                        ));
+                    }
+                    cell.set(n as usize);
+                }
+                Ok(cell.get())
+            })?,
+        )?;
+    }
+    cjson.raw_set(
+        "encode_invalid_numbers",
+        lua.create_function(move |_, v: Value| {
+            match v {
+                Value::Boolean(b) => invalid_ok.set(b),
+                Value::String(s) => invalid_ok.set(&*s.as_bytes() != b"off"),
+                _ => {}
+            }
+            Ok(invalid_ok.get())
+        })?,
+    )?;
+    // cjson's other settings: accepted, and answered with what was asked
+    // (the encoder's behaviour does not change).
+    let setting = lua.create_function(|_, v: mlua::MultiValue| Ok(v))?;
+    for name in [
+        "encode_keep_buffer",
+        "encode_number_precision",
+        "encode_sparse_array",
+        "decode_invalid_numbers",
+    ] {
+        cjson.raw_set(name, setting.clone())?;
+    }
     lua.globals().raw_set("cjson", cjson)?;
     lua.load(BIT).set_name("=bit").exec()
 }
 
-fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+/// cjson.encode's settings.
+struct Encode {
+    max: usize,
+    invalid_ok: bool,
+}
+
+fn to_json(v: &Value, depth: usize, how: &Encode) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
-    if depth > MAX_NESTING {
+    if depth > how.max.min(MAX_NESTING) {
         return Err(format!("Cannot serialise, excessive nesting ({})", depth));
     }
     Ok(match v {
@@ -45,10 +113,11 @@ fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
         Value::Integer(i) => J::from(*i),
         Value::Number(n) => match serde_json::Number::from_f64(*n) {
             Some(n) => J::Number(n),
+            None if how.invalid_ok => J::Null,
             None => return Err("Cannot serialise number: must not be NaN or Inf".into()),
         },
         Value::String(s) => J::String(s.to_string_lossy()),
-        Value::Table(t) => table_to_json(t, depth)?,
+        Value::Table(t) => table_to_json(t, depth + 1, how)?,
         other => {
             return Err(format!(
                 "Cannot serialise {}: type not supported",
@@ -60,7 +129,7 @@ fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
 
 /// A table is a JSON array when its keys are exactly 1..n, else an
 /// object (an empty table is `{}`, as cjson encodes it).
-fn table_to_json(t: &Table, depth: usize) -> Result<serde_json::Value, String> {
+fn table_to_json(t: &Table, depth: usize, how: &Encode) -> Result<serde_json::Value, String> {
     let mut pairs = Vec::new();
     let mut max_index = 0i64;
     let mut all_indexes = true;
@@ -76,7 +145,7 @@ fn table_to_json(t: &Table, depth: usize) -> Result<serde_json::Value, String> {
         let mut items = vec![serde_json::Value::Null; pairs.len()];
         for (k, v) in &pairs {
             if let Value::Integer(i) = k {
-                items[*i as usize - 1] = to_json(v, depth + 1)?;
+                items[*i as usize - 1] = to_json(v, depth, how)?;
             }
         }
         return Ok(serde_json::Value::Array(items));
@@ -89,32 +158,41 @@ fn table_to_json(t: &Table, depth: usize) -> Result<serde_json::Value, String> {
             Value::Number(n) => n.to_string(),
             _ => return Err("Cannot serialise table: table key must be a number or string".into()),
         };
-        map.insert(key, to_json(v, depth + 1)?);
+        map.insert(key, to_json(v, depth, how)?);
     }
     Ok(serde_json::Value::Object(map))
 }
 
-fn from_json(lua: &Lua, j: &serde_json::Value) -> mlua::Result<Value> {
+fn from_json(lua: &Lua, j: &serde_json::Value, depth: usize, max: usize) -> mlua::Result<Value> {
     use serde_json::Value as J;
+    let nested = matches!(j, J::Array(_) | J::Object(_));
+    if nested && depth > max {
+        return Err(mlua::Error::RuntimeError(format!(
+            "Found too many nested data structures ({depth})"
+        )));
+    }
     Ok(match j {
         J::Null => Value::NULL,
         J::Bool(b) => Value::Boolean(*b),
-        J::Number(n) => match n.as_i64() {
-            Some(i) => Value::Integer(i),
-            None => Value::Number(n.as_f64().unwrap_or(f64::NAN)),
+        // Lua 5.1 has one number type and prints 5000.0 as 5000; Lua 5.4
+        // would print a float "5000.0", so integral values become integers.
+        J::Number(n) => match (n.as_i64(), n.as_f64()) {
+            (Some(i), _) => Value::Integer(i),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Integer(f as i64),
+            (None, f) => Value::Number(f.unwrap_or(f64::NAN)),
         },
         J::String(s) => Value::String(lua.create_string(s)?),
         J::Array(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.iter().enumerate() {
-                t.raw_set(i + 1, from_json(lua, item)?)?;
+                t.raw_set(i + 1, from_json(lua, item, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
         J::Object(map) => {
             let t = lua.create_table_with_capacity(0, map.len())?;
             for (k, v) in map {
-                t.raw_set(k.as_str(), from_json(lua, v)?)?;
+                t.raw_set(k.as_str(), from_json(lua, v, depth + 1, max)?)?;
             }
             Value::Table(t)
         }
@@ -185,7 +263,8 @@ mod tests {
         let ok: bool = lua
             .load(
                 r#"local t = cjson.decode('{"keya": "a", "n": [1, 2.5, null]}')
-                   return t.keya == 'a' and t.n[1] == 1 and t.n[2] == 2.5 and t.n[3] == cjson.null"#,
+                   return t.keya == 'a' and t.n[1] == 1 and t.n[2] == 2.5 and t.n[3] == cjson.null
+                      and table.concat(cjson.decode('[0.0, -5e3, 0.3e-3]'), ' ') == '0 -5000 0.0003'"#,
             )
             .eval()
             .unwrap();

@@ -395,7 +395,20 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
         .into_function()?;
     redis.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::String| Ok(sha1_hex(&s.as_bytes())))?,
+        lua.create_function(
+            |_, args: MultiValue| match args.iter().collect::<Vec<_>>()[..] {
+                [Value::String(s)] => Ok(sha1_hex(&s.as_bytes())),
+                [v @ (Value::Integer(_) | Value::Number(_))] => {
+                    Ok(sha1_hex(v.to_string()?.as_bytes()))
+                }
+                [_] => Err(mlua::Error::RuntimeError(
+                    "wrong argument given to redis.sha1hex()".into(),
+                )),
+                _ => Err(mlua::Error::RuntimeError(
+                    "wrong number of arguments".into(),
+                )),
+            },
+        )?,
     )?;
     redis.raw_set(
         "log",
