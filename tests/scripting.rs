@@ -236,9 +236,15 @@ fn script_cache_is_shared_by_every_connection() {
     assert_eq!(loader.cmd(&["EVAL", "return 'hi'", "0"]), b("hi"));
     let hi = "2f31ba2bb6d6a0f42cc159d2e2dad55440778de3";
     assert_eq!(others[1].cmd(&["EVALSHA", hi, "0"]), b("hi"));
-    assert!(s.cli(&["INFO", "memory"]).contains("number_of_cached_scripts:2"));
+    assert!(
+        s.cli(&["INFO", "memory"])
+            .contains("number_of_cached_scripts:2")
+    );
     assert_eq!(loader.cmd(&["SCRIPT", "FLUSH"]), Simple("OK".into()));
-    assert!(s.cli(&["INFO", "memory"]).contains("number_of_cached_scripts:0"));
+    assert!(
+        s.cli(&["INFO", "memory"])
+            .contains("number_of_cached_scripts:0")
+    );
     for c in &mut others {
         assert_eq!(
             c.cmd(&["EVALSHA", sha, "0"]),

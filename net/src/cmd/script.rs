@@ -18,67 +18,67 @@ use crate::script::vm::Source;
 
 const GROUP: &str = "scripting";
 
-const EVAL_FLAGS: &[&str] = &[
-    "noscript",
-    "skip_monitor",
-    "may_replicate",
-    "no_mandatory_keys",
-    "stale",
-];
-
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec {
-        name: "eval",
-        arity: -3,
-        flags: EVAL_FLAGS,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        group: GROUP,
-        handler: eval,
-    },
-    CommandSpec {
-        name: "evalsha",
-        arity: -3,
-        flags: EVAL_FLAGS,
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        group: GROUP,
-        handler: evalsha,
-    },
-    CommandSpec {
-        name: "eval_ro",
-        arity: -3,
-        flags: &[
+    spec!(
+        "eval",
+        -3,
+        [
+            "noscript",
+            "skip_monitor",
+            "may_replicate",
+            "no_mandatory_keys",
+            "stale"
+        ],
+        0,
+        0,
+        0,
+        eval
+    ),
+    spec!(
+        "evalsha",
+        -3,
+        [
+            "noscript",
+            "skip_monitor",
+            "may_replicate",
+            "no_mandatory_keys",
+            "stale"
+        ],
+        0,
+        0,
+        0,
+        evalsha
+    ),
+    spec!(
+        "eval_ro",
+        -3,
+        [
             "noscript",
             "skip_monitor",
             "no_mandatory_keys",
             "stale",
-            "readonly",
+            "readonly"
         ],
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        group: GROUP,
-        handler: eval_ro,
-    },
-    CommandSpec {
-        name: "evalsha_ro",
-        arity: -3,
-        flags: &[
+        0,
+        0,
+        0,
+        eval_ro
+    ),
+    spec!(
+        "evalsha_ro",
+        -3,
+        [
             "noscript",
             "skip_monitor",
             "no_mandatory_keys",
             "stale",
-            "readonly",
+            "readonly"
         ],
-        first_key: 0,
-        last_key: 0,
-        step: 0,
-        group: GROUP,
-        handler: evalsha_ro,
-    },
+        0,
+        0,
+        0,
+        evalsha_ro
+    ),
     spec!("script", -2, ["noscript"], 0, 0, 0, script),
 ];
 
