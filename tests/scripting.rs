@@ -195,6 +195,10 @@ fn script_errors_match_redis() {
         "redis.call = nil",
         "table.insert = print",
         "getmetatable('').__index = {}",
+        "local _, r = pairs(redis) r.call = nil",
+        "for k, f in pairs(string) do end local _, s = pairs(string) s.len = nil",
+        "setmetatable({}, {__gc = function() while true do end end})",
+        "return coroutine.create(print)",
     ] {
         assert!(
             matches!(r.cmd(&["EVAL", tamper, "0"]), Error(_)),
@@ -204,6 +208,10 @@ fn script_errors_match_redis() {
     assert!(
         err_of(r.cmd(&["EVAL", "rawset(_G, 'pcall', 1)", "0"]))
             .contains("nonexistent global variable 'rawset'")
+    );
+    assert_eq!(
+        r.cmd(&["EVAL", "return loadstring('return 1 + 1')()", "0"]),
+        Int(2)
     );
     // The VM is still whole for the next script.
     assert_eq!(

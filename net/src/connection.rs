@@ -105,9 +105,9 @@ impl Batch {
             }
             Plan::Block(fut) => {
                 self.run_groups(cx).await;
-                // A client waiting in BLPOP is not running anything a
-                // script would have to wait for.
-                let _paused = cx.shared.script.pause(cx.core.id.0);
+                // The command steps out of flight itself while it waits
+                // (list.rs / zset/pop.rs `block`): its attempts are work a
+                // script has to wait for, its waiting is not.
                 match stream {
                     Some((s, info)) => match info.unblock.run(until_hangup(fut, s)).await {
                         Ok(Some(r)) => Slot::Ready(r),

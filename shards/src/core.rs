@@ -273,6 +273,9 @@ impl Core {
     /// next call after they are let go).
     pub fn wake_blocked(&self) {
         if self.router.wakeups_held() {
+            if self.shard.borrow().has_ready_keys() {
+                self.router.defer_wakeups();
+            }
             return;
         }
         let ready = self.shard.borrow_mut().take_ready_keys();
@@ -307,7 +310,17 @@ impl Core {
             if !self.waiters.borrow().is_waiting(id) {
                 break Ok(Output::Nil);
             }
-            for (key, op) in &attempts {
+            // Wake-ups are held (a script runs): no attempt now; the keys
+            // are looked at again once they are let go.
+            if self.router.wakeups_held() {
+                let mut shard = self.shard.borrow_mut();
+                for k in &keys {
+                    shard.mark_ready(k);
+                }
+                drop(shard);
+                self.router.defer_wakeups();
+            }
+            for (key, op) in attempts.iter().filter(|_| !self.router.wakeups_held()) {
                 if !self.waiters.borrow().is_head(key, id) {
                     continue;
                 }

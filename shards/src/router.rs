@@ -20,6 +20,8 @@ pub struct Router {
     /// Node-wide: clients blocked on keys are not woken while set (a
     /// script is running; Redis serves blocked clients after it).
     wakeups_held: Arc<AtomicBool>,
+    /// A shard skipped a wake-up while they were held.
+    wakeups_deferred: Arc<AtomicBool>,
 }
 
 impl Router {
@@ -33,6 +35,7 @@ impl Router {
             Router {
                 inboxes: txs.into(),
                 wakeups_held: Arc::new(AtomicBool::new(false)),
+                wakeups_deferred: Arc::new(AtomicBool::new(false)),
             },
             rxs,
         )
@@ -47,6 +50,17 @@ impl Router {
 
     pub fn wakeups_held(&self) -> bool {
         self.wakeups_held.load(Ordering::Relaxed)
+    }
+
+    /// Notes that a shard skipped a wake-up while they were held.
+    pub fn defer_wakeups(&self) {
+        self.wakeups_deferred.store(true, Ordering::SeqCst);
+    }
+
+    /// True (once) when some shard skipped a wake-up since the last call:
+    /// every shard should then run its wake-ups.
+    pub fn take_deferred_wakeups(&self) -> bool {
+        self.wakeups_deferred.swap(false, Ordering::SeqCst)
     }
 
     pub fn shard_count(&self) -> usize {

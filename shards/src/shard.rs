@@ -341,6 +341,16 @@ impl Shard {
         }
     }
 
+    /// Some key with waiters was written since the last `take_ready_keys`.
+    pub fn has_ready_keys(&self) -> bool {
+        !self.ready_keys.is_empty()
+    }
+
+    /// Marks `key` ready, so the next wake-up looks at its waiters.
+    pub fn mark_ready(&mut self, key: &Bytes) {
+        self.ready_keys.push(key.clone());
+    }
+
     /// Keys with waiters written since the last call.
     pub fn take_ready_keys(&mut self) -> Vec<Bytes> {
         std::mem::take(&mut self.ready_keys)

@@ -586,20 +586,17 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut pause = FIRST_POLL;
         let mut first_try = true;
+        // Out of flight from the first miss on: waiting is not work a
+        // script has to wait for (the connection is in flight until then).
+        let mut paused = None;
         loop {
             // A retry waits while a script holds the node: Redis serves
             // blocked clients only once a script has ended. In flight while
             // it pops, so a script that starts meanwhile waits for it.
-            let mut _in_flight = None;
-            while !first_try {
-                let entered = shared.script.enter(core.id.0);
-                if !shared.script.running() {
-                    _in_flight = Some(entered);
-                    break;
-                }
-                drop(entered);
-                glommio::timer::sleep(pause).await;
-            }
+            let in_flight = match paused {
+                Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
+                None => None,
+            };
             // The attempt runs as a task of its own: if the client hangs up
             // and this future is dropped, a pop-then-push still finishes.
             let attempt = {
@@ -609,12 +606,16 @@ fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
             let attempt = attempt
                 .await
                 .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())));
+            drop(in_flight);
             match attempt {
                 Ok(Output::Nil) if once => return Reply::NilArray,
                 Ok(Output::Nil) => {}
                 r => return output_reply(r),
             }
             first_try = false;
+            if paused.is_none() {
+                paused = Some(shared.script.pause(core.id.0));
+            }
             if counted.is_none() {
                 counted = Some(super::blocking::Counted::new(&shared));
             }

@@ -65,28 +65,44 @@ fn to_lua(lua: &Lua, reply: Reply, depth: usize) -> mlua::Result<Value> {
 /// so a few lines of Lua can describe a reply of 2^64 elements; past this
 /// many the script gets an error instead of the node spending its memory.
 const MAX_VALUES: usize = 1 << 23;
+/// Bytes of strings one script's reply may hold in all (a table can hold
+/// the same big string many times).
+const MAX_BYTES: usize = 512 << 20;
 const TOO_DEEP: &str = "ERR reached lua stack limit";
 
 /// A script's return value as the reply EVAL sends.
 pub fn lua_to_reply(value: &Value) -> Reply {
-    let mut budget = MAX_VALUES;
+    let mut budget = Budget {
+        values: MAX_VALUES,
+        bytes: MAX_BYTES,
+    };
     to_reply(value, 0, &mut budget).unwrap_or_else(|()| Reply::error(TOO_DEEP))
 }
 
-fn to_reply(value: &Value, depth: usize, budget: &mut usize) -> Result<Reply, ()> {
-    *budget = budget.checked_sub(1).ok_or(())?;
+/// What is left of a reply's bounds.
+struct Budget {
+    values: usize,
+    bytes: usize,
+}
+
+fn to_reply(value: &Value, depth: usize, budget: &mut Budget) -> Result<Reply, ()> {
+    budget.values = budget.values.checked_sub(1).ok_or(())?;
     Ok(match value {
         Value::Boolean(true) => Reply::Int(1),
         Value::Integer(i) => Reply::Int(*i),
         Value::Number(n) => Reply::Int(*n as i64),
-        Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
+        Value::String(s) => {
+            let b = s.as_bytes();
+            budget.bytes = budget.bytes.checked_sub(b.len()).ok_or(())?;
+            Reply::Bulk(Bytes::copy_from_slice(&b))
+        }
         Value::Table(t) => table_to_reply(t, depth, budget)?,
         Value::Error(e) => Reply::error(error_text(e)),
         _ => Reply::Nil,
     })
 }
 
-fn table_to_reply(t: &Table, depth: usize, budget: &mut usize) -> Result<Reply, ()> {
+fn table_to_reply(t: &Table, depth: usize, budget: &mut Budget) -> Result<Reply, ()> {
     if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
         return Ok(Reply::error(e.to_string_lossy()));
     }

@@ -88,6 +88,20 @@ impl ScriptGate {
         InFlight { gate: self, core }
     }
 
+    /// Marks a connection of `core` in flight once no script holds the
+    /// gate, polling every `pause` (the retries of blocking commands: they
+    /// are not woken by the gate, and a script is rare).
+    pub async fn enter_when_free(&self, core: usize, pause: Duration) -> InFlight<'_> {
+        loop {
+            let entered = self.enter(core);
+            if !self.running() {
+                return entered;
+            }
+            drop(entered);
+            glommio::timer::sleep(pause).await;
+        }
+    }
+
     /// Takes a connection of `core` out of flight until the guard drops
     /// (while it waits for the gate, or blocks in BLPOP...).
     pub fn pause(&self, core: usize) -> Paused<'_> {

@@ -34,6 +34,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
                 &Encode {
                     max: depth.get(),
                     invalid_ok: allow.get(),
+                    left: Cell::new(ENCODE_BUDGET),
                 },
             )
             .map_err(mlua::Error::RuntimeError)?;
@@ -95,14 +96,28 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     lua.load(BIT).set_name("=bit").exec()
 }
 
-/// cjson.encode's settings.
+/// cjson.encode's settings, and what is left of its bound.
 struct Encode {
     max: usize,
     invalid_ok: bool,
+    /// Values and string bytes the output may still hold: shared
+    /// subtables could otherwise describe an output of any size.
+    left: Cell<usize>,
 }
+
+/// Values plus string bytes one `cjson.encode` may produce.
+const ENCODE_BUDGET: usize = 256 << 20;
 
 fn to_json(v: &Value, depth: usize, how: &Encode) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
+    let cost = 1 + match v {
+        Value::String(s) => s.as_bytes().len(),
+        _ => 0,
+    };
+    match how.left.get().checked_sub(cost) {
+        Some(left) => how.left.set(left),
+        None => return Err("Cannot serialise: output too large".into()),
+    }
     if depth > how.max.min(MAX_NESTING) {
         return Err(format!("Cannot serialise, excessive nesting ({})", depth));
     }
@@ -203,7 +218,7 @@ fn from_json(lua: &Lua, j: &serde_json::Value, depth: usize, max: usize) -> mlua
 const BIT: &str = r#"
 local floor, tointeger, fmt = math.floor, math.tointeger, string.format
 local function tobit(x)
-  x = tointeger(x) or floor(x)
+  x = tointeger(x) or floor(x + 0.5)
   x = x & 0xffffffff
   if x >= 0x80000000 then x = x - 0x100000000 end
   return x

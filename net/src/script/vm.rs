@@ -43,7 +43,7 @@ use crate::server::CoreCtx;
 /// handing the core back): a few tens of microseconds of Lua.
 const HOOK_EVERY: u32 = 10_000;
 /// Compiled scripts a core keeps before it starts over.
-const MAX_COMPILED: usize = 10_000;
+const MAX_COMPILED: usize = 2_000;
 const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 /// Memory one core's Lua VM may hold; past it a script fails with an
 /// error instead of taking the server's memory (Redis sets no bound).
@@ -126,9 +126,9 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
     drop(hold);
-    if cx.shared.script.wrote() {
-        // Clients blocked on keys the script pushed to are served now,
-        // before the gate lets anyone else in, as Redis does.
+    if cx.core.router.take_deferred_wakeups() {
+        // Clients blocked on keys written meanwhile (the script's pushes)
+        // are woken now, before the gate lets anyone else in, as Redis does.
         crate::server::gather(&cx, |cx| cx.core.wake_blocked()).await;
     }
     drop(held);
@@ -219,7 +219,16 @@ impl Vm {
                 false,
             ),
         };
-        let compiled = compile(&self.lua, &body)?;
+        let compiled = match compile(&self.lua, &body) {
+            // Compiled functions count against the VM's memory limit:
+            // when it is reached, start the per-core cache over once.
+            Err(_) if !self.compiled.borrow().is_empty() => {
+                self.compiled.borrow_mut().clear();
+                self.lua.gc_collect().ok();
+                compile(&self.lua, &body)?
+            }
+            r => r?,
+        };
         if new {
             // Only a body that compiles is kept, as SCRIPT EXISTS shows.
             cache.insert(&sha, &body, false);
@@ -448,7 +457,8 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
 /// - the libraries (`string`, `table`, `math`, `coroutine`, `redis`) are
 ///   read-only proxies (so are `cjson` and `bit`), and the string
 ///   metatable is hidden;
-/// - `rawset`, `string.dump`, `print` are gone, and `load` takes source only;
+/// - `rawset`, `string.dump`, `print` and `coroutine` are gone, `load`
+///   takes source only, and no metatable may carry a `__gc` finalizer;
 /// - `pcall` / `xpcall` re-raise SCRIPT KILL's error, so a script can't
 ///   catch its way past it. KEYS and ARGV are set with raw writes.
 fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
@@ -461,28 +471,41 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
         r#"
         local killed, killed_text = ...
         local setmetatable, error, pack, unpack = setmetatable, error, table.pack, table.unpack
-        local rawpcall, rawxpcall, rawload = pcall, xpcall, load
+        local rawpcall, rawxpcall, rawload, rawget, next, select = pcall, xpcall, load, rawget, next, select
         local function rethrow(r)
           if killed() then error(killed_text, 0) end
           return unpack(r, 1, r.n)
         end
         pcall = function(...) return rethrow(pack(rawpcall(...))) end
         xpcall = function(...) return rethrow(pack(rawxpcall(...))) end
-        load = function(chunk, name, _, env) return rawload(chunk, name, 't', env) end
+        load = function(chunk, name, _, ...)
+          if select('#', ...) > 0 then return rawload(chunk, name, 't', ...) end
+          return rawload(chunk, name, 't')
+        end
         loadstring = load
-        rawset, print = nil, nil
+        -- Lua 5.4 runs finalizers, Lua 5.1 (Redis) does not: one left
+        -- behind would run between scripts, outside any time limit.
+        _G.setmetatable = function(t, mt)
+          if mt ~= nil and rawget(mt, '__gc') ~= nil then
+            error('__gc metamethods are not allowed', 2)
+          end
+          return setmetatable(t, mt)
+        end
+        -- A coroutine inherits the hook, whose yields would land in the
+        -- script's own resume instead of the server's.
+        rawset, print, coroutine = nil, nil, nil
         string.dump = nil
         getmetatable('').__metatable = false
         local function readonly(t)
           return setmetatable({}, {
             __index = t,
             __newindex = function() error('Attempt to modify a readonly table', 2) end,
-            __pairs = function() return next, t, nil end,
+            __pairs = function(p) return function(_, k) return next(t, k) end, p, nil end,
             __len = function() return #t end,
             __metatable = false,
           })
         end
-        for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
+        for _, name in ipairs({'string', 'table', 'math', 'redis', 'cjson', 'bit'}) do
           _G[name] = readonly(_G[name])
         end
         setmetatable(_G, {

@@ -271,13 +271,26 @@ fn block(ctx: &Ctx<'_>, pops: Pops, timeout: Option<Duration>, shape: Shape) -> 
         let mut pause = FIRST_POLL;
         let mut first_try = true;
         let mut counted = None;
+        // Out of flight from the first miss on; each retry waits while a
+        // script holds the node and is in flight while it pops (see
+        // list.rs `block`).
+        let mut paused = None;
         loop {
-            match pops.attempt(&core, first_try).await {
+            let in_flight = match paused {
+                Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
+                None => None,
+            };
+            let attempt = pops.attempt(&core, first_try).await;
+            drop(in_flight);
+            match attempt {
                 Ok(Output::Nil) if once => return Reply::NilArray,
                 Ok(Output::Nil) => {}
                 r => return popped_reply(r, shape, resp3),
             }
             first_try = false;
+            if paused.is_none() {
+                paused = Some(shared.script.pause(core.id.0));
+            }
             if counted.is_none() {
                 counted = Some(crate::cmd::blocking::Counted::new(&shared));
             }
