@@ -445,3 +445,41 @@ fn long_scripts_keep_call_arguments_across_hook_yields() {
         assert_eq!(r.cmd(&["EVAL", script, "0", "x"]), Int(200));
     }
 }
+
+/// What a script wrote, once its EVAL is answered, survives kill -9 like
+/// any acknowledged write (each write is a Raft entry), and the script
+/// cache is empty after a restart, as in Redis.
+#[test]
+fn acknowledged_script_writes_survive_kill9() {
+    let mut s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "redis.call('SET', 'a', '1') redis.call('RPUSH', 'l', 'x', 'y') return redis.call('INCR', 'a')",
+            "0"
+        ]),
+        Int(2)
+    );
+    assert_eq!(
+        r.cmd(&["SCRIPT", "LOAD", "return 1"]),
+        b("e0e1f9fabfc9d4800c877a703b823ac0578ff8db")
+    );
+    drop(r);
+    s.kill9();
+    s.restart();
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["GET", "a"]), b("2"));
+    assert_eq!(
+        r.cmd(&["LRANGE", "l", "0", "-1"]),
+        Array(Some(vec![b("x"), b("y")]))
+    );
+    assert_eq!(
+        r.cmd(&[
+            "SCRIPT",
+            "EXISTS",
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        ]),
+        Array(Some(vec![Int(0)]))
+    );
+}
