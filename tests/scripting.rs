@@ -406,7 +406,9 @@ fn busy_script_gets_busy_replies_and_script_kill() {
     // A script that wrote can't be killed.
     looping.send(&common::Raw::encode(&[
         "EVAL",
-        "redis.call('SET', 'x', '2') local t = redis.call('TIME') while tonumber(redis.call('TIME')[1]) < t[1] + 1 do end return 1",
+        "redis.call('SET', 'x', '2') \
+         local function now() local t = redis.call('TIME') return t[1] * 1000000 + t[2] end \
+         local t0 = now() while now() - t0 < 300000 do end return 1",
         "0",
     ]));
     wait_until(
