@@ -126,7 +126,14 @@ fn to_json(v: &Value, depth: usize, how: &Encode) -> Result<serde_json::Value, S
         Value::LightUserData(u) if u.0.is_null() => J::Null,
         Value::Boolean(b) => J::Bool(*b),
         Value::Integer(i) => J::from(*i),
-        Value::Number(n) => match serde_json::Number::from_f64(*n) {
+        // As cjson prints numbers (`%.14g`): integral ones without a
+        // fraction, others to 14 significant digits (0.1 + 0.2 is 0.3).
+        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => J::from(*n as i64),
+        Value::Number(n) => match format!("{n:.13e}")
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+        {
             Some(n) => J::Number(n),
             None if how.invalid_ok => J::Null,
             None => return Err("Cannot serialise number: must not be NaN or Inf".into()),
@@ -275,6 +282,11 @@ mod tests {
         assert_eq!(s, r#"[1,2,{"a":"x"}]"#);
         let s: String = lua.load("return cjson.encode({})").eval().unwrap();
         assert_eq!(s, "{}");
+        let s: String = lua
+            .load("return cjson.encode({10 / 2, 0.1 + 0.2, 1.5, -3})")
+            .eval()
+            .unwrap();
+        assert_eq!(s, "[5,0.3,1.5,-3]");
         let ok: bool = lua
             .load(
                 r#"local t = cjson.decode('{"keya": "a", "n": [1, 2.5, null]}')
