@@ -199,6 +199,14 @@ fn script_errors_match_redis() {
         "for k, f in pairs(string) do end local _, s = pairs(string) s.len = nil",
         "setmetatable({}, {__gc = function() while true do end end})",
         "return coroutine.create(print)",
+        // Globals that exist are as read-only as new ones (Redis's own
+        // "Try trick global protection" tests).
+        "redis = function() return 1 end",
+        "_G = {}",
+        "setmetatable(_G, {})",
+        "local g = getmetatable(_G) g.__index = {}",
+        "load('redis = nil')()",
+        "tostring = nil",
     ] {
         assert!(
             matches!(r.cmd(&["EVAL", tamper, "0"]), Error(_)),

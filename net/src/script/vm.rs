@@ -24,6 +24,7 @@ use mlua::Lua;
 use mlua::LuaOptions;
 use mlua::MultiValue;
 use mlua::StdLib;
+use mlua::Table;
 use mlua::Value;
 use mlua::VmState;
 
@@ -83,6 +84,8 @@ struct Compiled {
 
 pub struct Vm {
     lua: Lua,
+    /// The globals scripts see: a read-only view of the real ones.
+    env: Table,
     /// `pcall` of the script: errors come back as values, tables included.
     runner: Function,
     compiled: RefCell<HashMap<String, Compiled>>,
@@ -184,8 +187,9 @@ impl Vm {
             },
         )?;
         super::libs::install(&lua)?;
-        seal(&lua, cx, &run)?;
+        let env = seal(&lua, cx, &run)?;
         Ok(Vm {
+            env,
             lua,
             runner,
             compiled: RefCell::new(HashMap::new()),
@@ -219,13 +223,13 @@ impl Vm {
                 false,
             ),
         };
-        let compiled = match compile(&self.lua, &body) {
+        let compiled = match compile(&self.lua, &body, Some(&self.env)) {
             // Compiled functions count against the VM's memory limit:
             // when it is reached, start the per-core cache over once.
             Err(_) if !self.compiled.borrow().is_empty() => {
                 self.compiled.borrow_mut().clear();
                 self.lua.gc_collect().ok();
-                compile(&self.lua, &body)?
+                compile(&self.lua, &body, Some(&self.env))?
             }
             r => r?,
         };
@@ -277,11 +281,15 @@ impl Vm {
     }
 }
 
-/// Compiles a script body (shebang line included) into a function of `lua`.
-fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
+/// Compiles a script body (shebang line included) into a function of
+/// `lua` whose globals are `env` (the real globals when None).
+fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Compiled, Reply> {
     let (code, flags) = shebang(body).map_err(Reply::error)?;
-    let func = lua
-        .load(code)
+    let mut chunk = lua.load(code);
+    if let Some(env) = env {
+        chunk = chunk.set_environment(env.clone());
+    }
+    let func = chunk
         .set_name("@user_script")
         // Source only: precompiled chunks could corrupt the VM's memory.
         .set_mode(mlua::ChunkMode::Text)
@@ -303,7 +311,7 @@ fn compile(lua: &Lua, body: &[u8]) -> Result<Compiled, Reply> {
 pub fn check_syntax(body: &[u8]) -> Result<(), Reply> {
     let lua = Lua::new_with(StdLib::NONE, LuaOptions::default())
         .map_err(|e| Reply::error(convert::error_text(&e)))?;
-    compile(&lua, body).map(|_| ())
+    compile(&lua, body, None).map(|_| ())
 }
 
 /// The shebang flags scripts act on.
@@ -461,7 +469,7 @@ fn install_redis_lib(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::R
 ///   takes source only, and no metatable may carry a `__gc` finalizer;
 /// - `pcall` / `xpcall` re-raise SCRIPT KILL's error, so a script can't
 ///   catch its way past it. KEYS and ARGV are set with raw writes.
-fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
+fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<Table> {
     let (shared, run) = (cx.shared.clone(), run.clone());
     let killed = lua.create_function(move |_, ()| {
         let clock = run.clock.borrow();
@@ -470,22 +478,36 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
     lua.load(
         r#"
         local killed, killed_text = ...
-        local setmetatable, error, pack, unpack = setmetatable, error, table.pack, table.unpack
-        local rawpcall, rawxpcall, rawload, rawget, next, select = pcall, xpcall, load, rawget, next, select
+        local G = _G
+        local setmetatable, getmetatable, error, pack, unpack = setmetatable, getmetatable, error, table.pack, table.unpack
+        local rawpcall, rawxpcall, rawload, rawget, rawset, next, select = pcall, xpcall, load, rawget, rawset, next, select
         local function rethrow(r)
           if killed() then error(killed_text, 0) end
           return unpack(r, 1, r.n)
         end
         pcall = function(...) return rethrow(pack(rawpcall(...))) end
         xpcall = function(...) return rethrow(pack(rawxpcall(...))) end
+        -- What a protected table's metatable looks like from a script: a
+        -- table that can't be changed either.
+        local locked = setmetatable({}, {
+          __newindex = function() error('Attempt to modify a readonly table', 2) end,
+          __metatable = false,
+        })
+        -- Scripts run with this as their globals: reads go to the real
+        -- globals, writes of any name (new or existing: `redis = nil`,
+        -- `_G = {}`) fail. Set below, once the real globals are final.
+        local env = {}
         load = function(chunk, name, _, ...)
           if select('#', ...) > 0 then return rawload(chunk, name, 't', ...) end
-          return rawload(chunk, name, 't')
+          return rawload(chunk, name, 't', env)
         end
         loadstring = load
         -- Lua 5.4 runs finalizers, Lua 5.1 (Redis) does not: one left
         -- behind would run between scripts, outside any time limit.
         _G.setmetatable = function(t, mt)
+          if rawequal(getmetatable(t), locked) or getmetatable(t) == false then
+            error('Attempt to modify a readonly table', 2)
+          end
           if mt ~= nil and rawget(mt, '__gc') ~= nil then
             error('__gc metamethods are not allowed', 2)
           end
@@ -493,7 +515,7 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
         end
         -- A coroutine inherits the hook, whose yields would land in the
         -- script's own resume instead of the server's.
-        rawset, print, coroutine = nil, nil, nil
+        G.rawset, G.print, G.coroutine = nil, nil, nil
         string.dump = nil
         getmetatable('').__metatable = false
         local function readonly(t)
@@ -502,7 +524,7 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
             __newindex = function() error('Attempt to modify a readonly table', 2) end,
             __pairs = function(p) return function(_, k) return next(t, k) end, p, nil end,
             __len = function() return #t end,
-            __metatable = false,
+            __metatable = locked,
           })
         end
         for _, name in ipairs({'string', 'table', 'math', 'redis', 'cjson', 'bit'}) do
@@ -513,12 +535,20 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<()> {
             error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
           end,
           __newindex = function() error('Attempt to modify a readonly table', 2) end,
-          __metatable = false,
+          __metatable = locked,
         })
+        rawset(G, '_G', env)
+        setmetatable(env, {
+          __index = G,
+          __newindex = function() error('Attempt to modify a readonly table', 2) end,
+          __pairs = function(p) return function(_, k) return next(G, k) end, p, nil end,
+          __metatable = locked,
+        })
+        return env
         "#,
     )
     .set_name("=seal")
-    .call::<()>((killed, KILLED))
+    .call::<Table>((killed, KILLED))
 }
 
 /// `redis.pcall`: runs one command and answers its reply as a Lua value
