@@ -232,6 +232,59 @@ fn script_errors_match_redis() {
     );
 }
 
+/// Over maxmemory, Redis 7.0 refuses a script with a shebang (unless
+/// allow-oom or no-writes) before it runs, and a script without one only
+/// at its first write.
+#[test]
+fn scripts_under_maxmemory_follow_their_shebang() {
+    let s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    let oom = "OOM command not allowed when used memory > 'maxmemory'.";
+    assert_eq!(r.cmd(&["SET", "x", "1"]), Simple("OK".into()));
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        Simple("OK".into())
+    );
+    assert_eq!(
+        r.cmd(&["EVAL", "#!lua flags=\nreturn 1", "0"]),
+        Resp::err(oom)
+    );
+    assert_eq!(r.cmd(&["EVAL", "return 1", "0"]), Int(1));
+    assert_eq!(
+        r.cmd(&["EVAL", "return redis.call('SET', 'x', '2')", "0"]),
+        Resp::err(oom)
+    );
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('GET', 'x')",
+            "0"
+        ]),
+        b("1")
+    );
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('SET', 'x', '2')",
+            "0"
+        ]),
+        Resp::err("ERR Write commands are not allowed from read-only scripts.")
+    );
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('SET', 'x', '3')",
+            "0"
+        ]),
+        Simple("OK".into())
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxmemory", "0"]),
+        Simple("OK".into())
+    );
+    assert_eq!(r.cmd(&["GET", "x"]), b("3"));
+}
+
 #[test]
 fn script_cache_is_shared_by_every_connection() {
     let s = Server::start(&["--shards", "2"]);

@@ -78,6 +78,10 @@ struct RunState {
 #[derive(Clone)]
 struct Compiled {
     func: Function,
+    /// Refused as a whole while over maxmemory (a shebang without
+    /// `allow-oom` or `no-writes`); scripts without one are checked per
+    /// write command instead, as Redis 7.0 does for compatibility.
+    oom_at_start: bool,
     no_writes: bool,
     allow_oom: bool,
 }
@@ -118,6 +122,9 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
         Ok(s) => s,
         Err(reply) => return reply,
     };
+    if script.oom_at_start && cx.shared.over_maxmemory() {
+        return Reply::error(cmd::OOM);
+    }
     let held = match cx.shared.script.acquire(cx.core.id.0).await {
         Ok(h) => h,
         Err(()) => return Reply::error(BUSY),
@@ -302,6 +309,7 @@ fn compile(lua: &Lua, body: &[u8], env: Option<&Table>) -> Result<Compiled, Repl
         })?;
     Ok(Compiled {
         func,
+        oom_at_start: flags.shebang && !flags.allow_oom && !flags.no_writes,
         no_writes: flags.no_writes,
         allow_oom: flags.allow_oom,
     })
@@ -317,6 +325,8 @@ pub fn check_syntax(body: &[u8]) -> Result<(), Reply> {
 /// The shebang flags scripts act on.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Flags {
+    /// The body starts with a `#!lua` line (Redis 7 flag semantics).
+    shebang: bool,
     no_writes: bool,
     allow_oom: bool,
 }
@@ -329,6 +339,7 @@ fn shebang(body: &[u8]) -> Result<(&[u8], Flags), String> {
     if !body.starts_with(b"#!") {
         return Ok((body, flags));
     }
+    flags.shebang = true;
     let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
     let line = String::from_utf8_lossy(&body[2..end]).into_owned();
     let mut parts = line.split_whitespace();
@@ -574,15 +585,15 @@ async fn call_command(
     if spec.flags.contains(&"noscript") {
         return err("ERR This Redis command is not allowed from script");
     }
+    if spec.is_write() && run.read_only.get() {
+        return err("ERR Write commands are not allowed from read-only scripts.");
+    }
     // Redis checks each write of a script against maxmemory, unless the
     // script's shebang says allow-oom.
     if spec.denies_oom() && !run.allow_oom.get() && cx.shared.over_maxmemory() {
         return err(cmd::OOM);
     }
     if spec.is_write() {
-        if run.read_only.get() {
-            return err("ERR Write commands are not allowed from read-only scripts.");
-        }
         cx.shared.script.mark_wrote();
     }
     let plan = cmd::plan(
