@@ -199,6 +199,7 @@ fn script_errors_match_redis() {
         "for k, f in pairs(string) do end local _, s = pairs(string) s.len = nil",
         "setmetatable({}, {__gc = function() while true do end end})",
         "return coroutine.create(print)",
+        "collectgarbage('stop')",
         // Globals that exist are as read-only as new ones (Redis's own
         // "Try trick global protection" tests).
         "redis = function() return 1 end",
@@ -220,6 +221,15 @@ fn script_errors_match_redis() {
     assert_eq!(
         r.cmd(&["EVAL", "return loadstring('return 1 + 1')()", "0"]),
         Int(2)
+    );
+    // Raw reads of _G see the real globals, as in Redis.
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "return {type(rawget(_G, 'redis')), rawget(_G, 'nope') == nil, next(_G) ~= nil}",
+            "0"
+        ]),
+        Array(Some(vec![b("table"), Int(1), Int(1)]))
     );
     // The VM is still whole for the next script.
     assert_eq!(
@@ -283,6 +293,25 @@ fn scripts_under_maxmemory_follow_their_shebang() {
         Simple("OK".into())
     );
     assert_eq!(r.cmd(&["GET", "x"]), b("3"));
+    // Once a script has written, its later writes are not refused (Redis
+    // checks only up to the first write, so a script is not cut in half).
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        Simple("OK".into())
+    );
+    assert_eq!(
+        r.cmd(&[
+            "EVAL",
+            "redis.call('DEL', 'nothing') return redis.call('SET', 'y', '5')",
+            "0"
+        ]),
+        Simple("OK".into())
+    );
+    assert_eq!(
+        r.cmd(&["CONFIG", "SET", "maxmemory", "0"]),
+        Simple("OK".into())
+    );
+    assert_eq!(r.cmd(&["GET", "y"]), b("5"));
 }
 
 #[test]

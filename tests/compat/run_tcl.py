@@ -16,6 +16,7 @@ SYNC; shardis replicates by Raft and has no such stream).
 """
 
 import argparse
+import atexit
 import os
 import re
 import shutil
@@ -118,7 +119,7 @@ def drop_test(text, name):
         if start >= 0:
             break
     else:
-        return text
+        sys.exit(f"--eval-only-scripting: no test named {name!r} in unit/scripting")
     depth, i = 0, text.index("{", start + len(head))
     while True:
         depth += {"{": 1, "}": -1}.get(text[i], 0)
@@ -131,9 +132,13 @@ def drop_test(text, name):
 def eval_only_copy(src):
     """A temp copy of the suite whose unit/scripting runs the EVAL pass only."""
     dst = tempfile.mkdtemp(prefix="redis-eval-only-")
+    atexit.register(shutil.rmtree, dst, True)
     shutil.copytree(src, dst, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
     path = os.path.join(dst, "tests", "unit", "scripting.tcl")
-    text = open(path).read().replace("foreach is_eval {0 1} {", "foreach is_eval {1} {", 1)
+    text = open(path).read()
+    if "foreach is_eval {0 1} {" not in text:
+        sys.exit("--eval-only-scripting: unit/scripting has no `foreach is_eval {0 1}`")
+    text = text.replace("foreach is_eval {0 1} {", "foreach is_eval {1} {", 1)
     for name in SCRIPTING_DROPPED:
         text = drop_test(text, name)
     open(path, "w").write(text)
@@ -153,6 +158,8 @@ def main():
     args = ap.parse_args()
     if args.eval_only_scripting:
         args.redis_src = eval_only_copy(args.redis_src)
+        if "unit/scripting" not in args.units:
+            args.units.append("unit/scripting")
     kinds = ["redis", "shardis"] if args.only == "both" else [args.only]
     results = {}
     with open(args.log, "w") as log:

@@ -72,6 +72,8 @@ struct RunState {
     clock: RefCell<Option<RunClock>>,
     read_only: Cell<bool>,
     allow_oom: Cell<bool>,
+    /// The node was over maxmemory when the script started.
+    started_oom: Cell<bool>,
 }
 
 /// A compiled script and its shebang's flags.
@@ -122,7 +124,8 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
         Ok(s) => s,
         Err(reply) => return reply,
     };
-    if script.oom_at_start && cx.shared.over_maxmemory() {
+    let oom = cx.shared.over_maxmemory();
+    if script.oom_at_start && oom {
         return Reply::error(cmd::OOM);
     }
     let held = match cx.shared.script.acquire(cx.core.id.0).await {
@@ -132,6 +135,7 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     vm.run.clock.replace(Some(RunClock::start(held.id())));
     vm.run.read_only.set(call.read_only || script.no_writes);
     vm.run.allow_oom.set(script.allow_oom);
+    vm.run.started_oom.set(oom);
     let hold = HoldWakeups::new(&cx);
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
@@ -524,6 +528,22 @@ fn seal(lua: &Lua, cx: &Rc<CoreCtx>, run: &Rc<RunState>) -> mlua::Result<Table> 
           end
           return setmetatable(t, mt)
         end
+        -- The collector's state is the VM's, not the script's: a script
+        -- may run it, not stop it or change its mode for the next ones.
+        local rawcollect = collectgarbage
+        G.collectgarbage = function(opt, ...)
+          if opt == nil or opt == 'collect' or opt == 'count' or opt == 'step' or opt == 'isrunning' then
+            return rawcollect(opt, ...)
+          end
+          error("collectgarbage('" .. tostring(opt) .. "') is not allowed", 2)
+        end
+        -- A script's `_G` is the read-only view below; raw reads of it see
+        -- the real globals, as they would in Redis.
+        local rawlen = rawlen
+        local function real(t) if rawequal(t, env) then return G end return t end
+        G.rawget = function(t, k) return rawget(real(t), k) end
+        G.rawlen = function(t) return rawlen(real(t)) end
+        G.next = function(t, k) return next(real(t), k) end
         -- A coroutine inherits the hook, whose yields would land in the
         -- script's own resume instead of the server's.
         G.rawset, G.print, G.coroutine = nil, nil, nil
@@ -588,9 +608,14 @@ async fn call_command(
     if spec.is_write() && run.read_only.get() {
         return err("ERR Write commands are not allowed from read-only scripts.");
     }
-    // Redis checks each write of a script against maxmemory, unless the
-    // script's shebang says allow-oom.
-    if spec.denies_oom() && !run.allow_oom.get() && cx.shared.over_maxmemory() {
+    // Redis refuses a script's writes while it was over maxmemory when the
+    // script started, up to its first write (so a script is not cut in
+    // half by its own writes), unless its shebang says allow-oom.
+    if spec.denies_oom()
+        && !run.allow_oom.get()
+        && run.started_oom.get()
+        && !cx.shared.script.wrote()
+    {
         return err(cmd::OOM);
     }
     if spec.is_write() {
