@@ -310,18 +310,16 @@ impl Core {
             if !self.waiters.borrow().is_waiting(id) {
                 break Ok(Output::Nil);
             }
-            // Wake-ups are held (a script runs): no attempt now; the keys
-            // are looked at again once they are let go.
-            if self.router.wakeups_held() {
-                let mut shard = self.shard.borrow_mut();
-                for k in &keys {
-                    shard.mark_ready(k);
-                }
-                drop(shard);
-                self.router.defer_wakeups();
-            }
-            for (key, op) in attempts.iter().filter(|_| !self.router.wakeups_held()) {
+            for (key, op) in &attempts {
                 if !self.waiters.borrow().is_head(key, id) {
+                    continue;
+                }
+                // Wake-ups are held (a script runs; it may have started
+                // during an earlier attempt's write): no attempt now, the
+                // key is looked at again once they are let go.
+                if self.router.wakeups_held() {
+                    self.shard.borrow_mut().mark_ready(key);
+                    self.router.defer_wakeups();
                     continue;
                 }
                 let r = if op.is_write() {
