@@ -122,6 +122,13 @@ fn table_to_reply(t: &Table, depth: usize, budget: &mut Budget) -> Result<Reply,
     Ok(Reply::Array(items))
 }
 
+/// `n` as an integer when it has no fraction and is exactly representable:
+/// how Lua 5.1 (Redis's Lua, one number type) treats such a number, where
+/// Lua 5.4 keeps a float that prints as `5.0`.
+pub fn integral(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() < 9.0e15).then_some(n as i64)
+}
+
 /// The text of a Lua error as a Redis error reply: the innermost message,
 /// with `ERR` in front unless it already starts with an error code.
 pub fn error_text(e: &mlua::Error) -> String {

@@ -7,6 +7,8 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use mlua::Lua;
+
+use super::convert::integral;
 use mlua::Table;
 use mlua::Value;
 
@@ -128,15 +130,17 @@ fn to_json(v: &Value, depth: usize, how: &Encode) -> Result<serde_json::Value, S
         Value::Integer(i) => J::from(*i),
         // As cjson prints numbers (`%.14g`): integral ones without a
         // fraction, others to 14 significant digits (0.1 + 0.2 is 0.3).
-        Value::Number(n) if n.fract() == 0.0 && n.abs() < 9.0e15 => J::from(*n as i64),
-        Value::Number(n) => match format!("{n:.13e}")
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64)
-        {
-            Some(n) => J::Number(n),
-            None if how.invalid_ok => J::Null,
-            None => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+        Value::Number(n) => match integral(*n) {
+            Some(i) => J::from(i),
+            None => match format!("{n:.13e}")
+                .parse::<f64>()
+                .ok()
+                .and_then(serde_json::Number::from_f64)
+            {
+                Some(n) => J::Number(n),
+                None if how.invalid_ok => J::Null,
+                None => return Err("Cannot serialise number: must not be NaN or Inf".into()),
+            },
         },
         Value::String(s) => J::String(s.to_string_lossy()),
         Value::Table(t) => table_to_json(t, depth + 1, how)?,
@@ -200,8 +204,10 @@ fn from_json(lua: &Lua, j: &serde_json::Value, depth: usize, max: usize) -> mlua
         // would print a float "5000.0", so integral values become integers.
         J::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => Value::Integer(i),
-            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Integer(f as i64),
-            (None, f) => Value::Number(f.unwrap_or(f64::NAN)),
+            (None, f) => {
+                let f = f.unwrap_or(f64::NAN);
+                integral(f).map_or(Value::Number(f), Value::Integer)
+            }
         },
         J::String(s) => Value::String(lua.create_string(s)?),
         J::Array(items) => {

@@ -642,10 +642,10 @@ fn command_args(args: MultiValue) -> Result<Vec<Bytes>, &'static str> {
         .map(|v| match v {
             Value::String(s) => Ok(Bytes::copy_from_slice(&s.as_bytes())),
             Value::Integer(i) => Ok(Bytes::from(i.to_string())),
-            Value::Number(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
-                Ok(Bytes::from((*n as i64).to_string()))
-            }
-            Value::Number(n) => Ok(Bytes::from(format!("{n}"))),
+            Value::Number(n) => Ok(Bytes::from(match convert::integral(*n) {
+                Some(i) => i.to_string(),
+                None => format!("{n}"),
+            })),
             _ => Err("ERR Lua redis lib command arguments must be strings or integers"),
         })
         .collect()

@@ -184,7 +184,8 @@ fn sampled_fields(
     with_values: bool,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
-    let Some(fields) = sample::shuffled_picks(sh, key, h.version, b"", None, n, distinct, rng)?
+    let Some(fields) =
+        sample::shuffled_picks(sample::Fields::all(sh, key, h.version), n, distinct, rng)?
     else {
         return Ok(None);
     };

@@ -22,6 +22,30 @@ use crate::error::OpResult;
 use crate::shard::Shard;
 use crate::storage::keys::prefix_end;
 
+/// The fields picks are drawn from: those of `key`'s collection at
+/// `version` in `[from, to)` (`to` None: every field from `from` on).
+#[derive(Clone, Copy)]
+pub struct Fields<'a> {
+    pub sh: &'a Shard,
+    pub key: &'a [u8],
+    pub version: u64,
+    pub from: &'a [u8],
+    pub to: Option<&'a [u8]>,
+}
+
+impl<'a> Fields<'a> {
+    /// Every field of `key`'s collection at `version`.
+    pub fn all(sh: &'a Shard, key: &'a [u8], version: u64) -> Self {
+        Fields {
+            sh,
+            key,
+            version,
+            from: b"",
+            to: None,
+        }
+    }
+}
+
 /// Collections up to this size pick by exact position (a walk of at most
 /// this many fields); bigger ones descend.
 pub const EXACT_UP_TO: u64 = 512;
@@ -40,16 +64,12 @@ pub fn descends(size: u64, picks: u64) -> bool {
     size > EXACT_UP_TO && picks.saturating_mul(WALK_PER_DESCENT) <= size
 }
 
-/// `n` distinct fields in `[from, to)`, each picked by descent, in field
-/// order; None when the picks keep colliding (a very uneven collection),
-/// so the caller should walk instead. For `n` well below the collection's
-/// size ([`descends`]).
+/// `n` distinct fields, each picked by descent, in field order; None when
+/// the picks keep colliding (a very uneven collection), so the caller
+/// should walk instead. For `n` well below the collection's size
+/// ([`descends`]).
 pub fn distinct_fields(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
+    fields: Fields<'_>,
     n: u64,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<Vec<u8>>>> {
@@ -58,7 +78,7 @@ pub fn distinct_fields(
         if picked.len() as u64 == n {
             break;
         }
-        if let Some(f) = random_field(sh, key, version, from, to, rng)? {
+        if let Some(f) = random_field(fields, rng)? {
             picked.insert(f);
         }
     }
@@ -68,44 +88,31 @@ pub fn distinct_fields(
     Ok(Some(picked.into_iter().collect()))
 }
 
-/// `n` fields in `[from, to)` picked by descent, in random order: distinct
-/// ones (None when they keep colliding: walk instead) or, without
-/// `distinct`, ones that may repeat. HRANDFIELD's and ZRANDMEMBER's rule.
-#[allow(clippy::too_many_arguments)]
+/// `n` fields picked by descent, in random order: distinct ones (None when
+/// they keep colliding: walk instead) or, without `distinct`, ones that may
+/// repeat. HRANDFIELD's and ZRANDMEMBER's rule.
 pub fn shuffled_picks(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
+    fields: Fields<'_>,
     n: u64,
     distinct: bool,
     rng: &mut Picker,
 ) -> OpResult<Option<Vec<Vec<u8>>>> {
     if !distinct {
-        return fields_with_repeats(sh, key, version, from, to, n, rng).map(Some);
+        return fields_with_repeats(fields, n, rng).map(Some);
     }
-    let mut picked = distinct_fields(sh, key, version, from, to, n, rng)?;
+    let mut picked = distinct_fields(fields, n, rng)?;
     if let Some(p) = &mut picked {
         rng.shuffle(p);
     }
     Ok(picked)
 }
 
-/// `n` fields in `[from, to)` that may repeat, each picked by descent
-/// (empty when the range is).
-pub fn fields_with_repeats(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
-    n: u64,
-    rng: &mut Picker,
-) -> OpResult<Vec<Vec<u8>>> {
+/// `n` fields that may repeat, each picked by descent (empty when there
+/// are none).
+pub fn fields_with_repeats(fields: Fields<'_>, n: u64, rng: &mut Picker) -> OpResult<Vec<Vec<u8>>> {
     let mut out = Vec::with_capacity(n.min(1 << 16) as usize);
     for _ in 0..n {
-        match random_field(sh, key, version, from, to, rng)? {
+        match random_field(fields, rng)? {
             Some(f) => out.push(f),
             None => break,
         }
@@ -117,18 +124,16 @@ pub fn fields_with_repeats(
 /// reached (long fields sharing long prefixes).
 const MAX_DEPTH: usize = 64;
 
-/// A field of `key`'s collection at `version` in `[from, to)` (`to` None:
-/// every field from `from` on), picked with `rng`; None when the range is
-/// empty.
-pub fn random_field(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
-    rng: &mut Picker,
-) -> OpResult<Option<Vec<u8>>> {
-    let Some(landed) = descend(sh, key, version, from, to, rng)? else {
+/// One of `fields`, picked with `rng`; None when there are none.
+pub fn random_field(fields: Fields<'_>, rng: &mut Picker) -> OpResult<Option<Vec<u8>>> {
+    let Fields {
+        sh,
+        key,
+        version,
+        from,
+        to,
+    } = fields;
+    let Some(landed) = descend(fields, rng)? else {
         return Ok(None);
     };
     // Step a random number of fields on (wrapping round), so a field's
@@ -157,14 +162,14 @@ pub fn random_field(
 const SMOOTHING: u64 = 64;
 
 /// The field the byte-wise descent lands on.
-fn descend(
-    sh: &Shard,
-    key: &[u8],
-    version: u64,
-    from: &[u8],
-    to: Option<&[u8]>,
-    rng: &mut Picker,
-) -> OpResult<Option<Vec<u8>>> {
+fn descend(fields: Fields<'_>, rng: &mut Picker) -> OpResult<Option<Vec<u8>>> {
+    let Fields {
+        sh,
+        key,
+        version,
+        from,
+        to,
+    } = fields;
     let mut cursor = sh.sub_cursor(key, version);
     let mut edge = |lo: &[u8], hi: Option<&[u8]>, last| cursor.edge(lo, hi, last);
     let (mut lo, mut hi) = (from.to_vec(), to.map(<[u8]>::to_vec));
@@ -276,7 +281,7 @@ mod tests {
         let mut next = Picker(7);
         let mut hits: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
         for _ in 0..20_000 {
-            let f = random_field(&sh, b"k", 1, b"", None, &mut next)
+            let f = random_field(Fields::all(&sh, b"k", 1), &mut next)
                 .unwrap()
                 .unwrap();
             assert!(fields.contains(&f), "{f:?}");
@@ -322,7 +327,7 @@ mod tests {
         let mut next = Picker(3);
         let mut seen = std::collections::BTreeSet::new();
         for _ in 0..2000 {
-            let f = random_field(&sh, b"k", 1, b"", None, &mut next)
+            let f = random_field(Fields::all(&sh, b"k", 1), &mut next)
                 .unwrap()
                 .unwrap();
             assert!(fields.contains(&f), "{f:?}");
@@ -331,26 +336,41 @@ mod tests {
         assert_eq!(seen.len(), fields.len(), "every field can come up");
         // A sub-range only yields fields inside it.
         for _ in 0..200 {
-            let f = random_field(&sh, b"k", 1, b"ab", Some(b"z"), &mut next)
-                .unwrap()
-                .unwrap();
+            let f = random_field(
+                Fields {
+                    from: b"ab",
+                    to: Some(b"z"),
+                    ..Fields::all(&sh, b"k", 1)
+                },
+                &mut next,
+            )
+            .unwrap()
+            .unwrap();
             assert!(
                 f.as_slice() >= b"ab".as_slice() && f.as_slice() < b"z".as_slice(),
                 "{f:?}"
             );
         }
         assert_eq!(
-            random_field(&sh, b"k", 1, b"c", Some(b"d"), &mut next).unwrap(),
+            random_field(
+                Fields {
+                    from: b"c",
+                    to: Some(b"d"),
+                    ..Fields::all(&sh, b"k", 1)
+                },
+                &mut next,
+            )
+            .unwrap(),
             None
         );
         assert_eq!(
-            random_field(&sh, b"k", 9, b"", None, &mut next).unwrap(),
+            random_field(Fields::all(&sh, b"k", 9), &mut next).unwrap(),
             None
         );
         // This tick's writes are seen before they are committed.
         sh.sub_put(b"k", 5, b"new", Vec::new());
         assert_eq!(
-            random_field(&sh, b"k", 5, b"", None, &mut next).unwrap(),
+            random_field(Fields::all(&sh, b"k", 5), &mut next).unwrap(),
             Some(b"new".to_vec())
         );
     }

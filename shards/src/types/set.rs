@@ -99,7 +99,7 @@ fn pick_distinct(
     if !sample::descends(s.size, n) {
         return members_at(sh, key, s, &rng.distinct(n, s.size));
     }
-    match sample::distinct_fields(sh, key, s.version, b"", None, n, rng)? {
+    match sample::distinct_fields(sample::Fields::all(sh, key, s.version), n, rng)? {
         Some(picked) => Ok(picked.into_iter().map(Bytes::from).collect()),
         // The picks kept colliding (a very uneven set): walk after all.
         None => members_at(sh, key, s, &rng.distinct(n, s.size)),
@@ -246,8 +246,11 @@ pub fn op_srandmember(
     let draws_wanted = count.unsigned_abs();
     if sample::descends(s.size, draws_wanted) {
         // Few draws from a big set: pick each (repeats allowed).
-        let drawn =
-            sample::fields_with_repeats(sh, key, s.version, b"", None, draws_wanted, &mut rng)?;
+        let drawn = sample::fields_with_repeats(
+            sample::Fields::all(sh, key, s.version),
+            draws_wanted,
+            &mut rng,
+        )?;
         return Ok(bulks(drawn.into_iter().map(Bytes::from).collect()));
     }
     let draws: Vec<u64> = (0..draws_wanted).map(|_| rng.below(s.size)).collect();

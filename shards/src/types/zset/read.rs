@@ -381,8 +381,16 @@ fn sample_members(
     rng: &mut Picker,
 ) -> OpResult<Option<Entries>> {
     let (from, to) = ([MEMBER], [INDEX]);
-    let Some(fields) =
-        sample::shuffled_picks(sh, key, z.version, &from, Some(&to), n, distinct, rng)?
+    let Some(fields) = sample::shuffled_picks(
+        sample::Fields {
+            from: &from,
+            to: Some(&to),
+            ..sample::Fields::all(sh, key, z.version)
+        },
+        n,
+        distinct,
+        rng,
+    )?
     else {
         return Ok(None);
     };
