@@ -451,21 +451,22 @@ impl Shard {
     }
 
     /// Point reads of several fields of one collection version, in the
-    /// order given; `f` gets each field's value. The sub-key prefix is
-    /// built once (LRANGE reads a hundred elements per command).
+    /// order given; `f` is lent each field's value (no `Bytes` per value:
+    /// see `ShardStore::get_with`). The sub-key prefix is built once
+    /// (LRANGE reads a hundred elements per command).
     pub fn sub_get_many<F: AsRef<[u8]>>(
         &self,
         key: &[u8],
         version: u64,
         fields: impl IntoIterator<Item = F>,
-        mut f: impl FnMut(Option<Bytes>),
+        mut f: impl FnMut(Option<&[u8]>),
     ) -> OpResult<()> {
         let mut k = keys::subkey_with_room(key, version, 16);
         let n = k.len();
         for field in fields {
             k.truncate(n);
             k.extend_from_slice(field.as_ref());
-            f(self.store.get(&k)?);
+            self.store.get_with(&k, &mut f)?;
         }
         Ok(())
     }

@@ -274,6 +274,7 @@ pub fn output_to_reply(o: Output) -> Reply {
                 .collect(),
         ),
         Output::Array(a) => Reply::Array(a.into_iter().map(output_to_reply).collect()),
+        Output::Packed(p) => Reply::Packed(p),
         Output::Scan { cursor, keys } => Reply::Array(vec![
             Reply::bulk(cursor.to_string()),
             Reply::Array(keys.into_iter().map(Reply::Bulk).collect()),

@@ -21,6 +21,15 @@ pub fn reply_to_lua(lua: &Lua, reply: Reply) -> mlua::Result<Value> {
     to_lua(lua, reply, 0)
 }
 
+/// A Lua array of strings.
+fn strings<'a>(lua: &Lua, items: impl ExactSizeIterator<Item = &'a [u8]>) -> mlua::Result<Value> {
+    let t = lua.create_table_with_capacity(items.len(), 0)?;
+    for (i, b) in items.enumerate() {
+        t.raw_set(i + 1, lua.create_string(b)?)?;
+    }
+    Ok(Value::Table(t))
+}
+
 fn to_lua(lua: &Lua, reply: Reply, depth: usize) -> mlua::Result<Value> {
     let string = |b: &[u8]| lua.create_string(b).map(Value::String);
     let tagged = |tag: &str, text: &str| -> mlua::Result<Value> {
@@ -48,13 +57,8 @@ fn to_lua(lua: &Lua, reply: Reply, depth: usize) -> mlua::Result<Value> {
         Reply::Bulk(b) => string(&b),
         Reply::Nil | Reply::NilArray | Reply::Silent => Ok(Value::Boolean(false)),
         Reply::Array(items) | Reply::Set(items) => array(items),
-        Reply::Bulks(items) => {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, b) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(b)?)?;
-            }
-            Ok(Value::Table(t))
-        }
+        Reply::Bulks(items) => strings(lua, items.iter().map(|b| b.as_ref())),
+        Reply::Packed(p) => strings(lua, p.iter()),
         Reply::Map(pairs) => array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
         Reply::Double(d) => string(format_double(d).as_bytes()),
         Reply::Verbatim(s) => string(s.as_bytes()),
@@ -187,6 +191,11 @@ mod tests {
                 Reply::Array(vec![Reply::Int(1), Reply::Bulks(vec![Bytes::from("a")])])
             ),
             Reply::Array(vec![Reply::Int(1), Reply::Array(vec![Reply::bulk("a")])])
+        );
+        let items: [&[u8]; 3] = [b"a", b"", b"c"];
+        assert_eq!(
+            round_trip(&lua, Reply::Packed(items.iter().copied().collect())),
+            Reply::Array(items.iter().map(|b| Reply::bulk(b.to_vec())).collect())
         );
     }
 

@@ -6,6 +6,7 @@
 //! That is what lets the Raft layer replicate ops instead of RESP.
 
 pub mod list;
+pub mod packed;
 pub mod set;
 pub mod zset;
 
@@ -14,6 +15,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 pub use list::ListOp;
+pub use packed::Packed;
 pub use set::SetOp;
 pub use zset::ZSetOp;
 
@@ -348,6 +350,8 @@ pub enum Output {
     /// A status word, such as the TYPE name.
     Status(std::borrow::Cow<'static, str>),
     Array(Vec<Output>),
+    /// An array of bulk strings in one buffer (range reads: LRANGE).
+    Packed(Packed),
     /// SCAN: next cursor (0 when done) and the keys of this step.
     Scan {
         cursor: u64,
@@ -361,5 +365,18 @@ pub enum Output {
 impl Output {
     pub fn bulk_or_nil(v: Option<Bytes>) -> Self {
         v.map_or(Output::Nil, Output::Bulk)
+    }
+
+    /// A [`Output::Packed`] as the array of bulks it stands for, for
+    /// callers that take elements apart (SORT); anything else as is.
+    pub fn unpacked(self) -> Self {
+        match self {
+            Output::Packed(p) => Output::Array(
+                p.iter()
+                    .map(|s| Output::Bulk(Bytes::copy_from_slice(s)))
+                    .collect(),
+            ),
+            o => o,
+        }
     }
 }

@@ -60,6 +60,15 @@ impl Cached {
         }
     }
 
+    /// The value in place, for readers that copy it out.
+    fn borrow(&self) -> Option<&[u8]> {
+        match self {
+            Cached::Absent => None,
+            Cached::Inline { len, data } => Some(&data[..*len as usize]),
+            Cached::Shared(v) => Some(v),
+        }
+    }
+
     /// Heap bytes held outside the bucket.
     fn heap(&self) -> usize {
         match self {
@@ -128,6 +137,15 @@ impl ReadCache {
         self.segments[Self::segment(h)]
             .find(h, |s| s.key.as_slice() == key)
             .map(|s| s.value.value())
+    }
+
+    /// Like [`Self::get`], lending the record instead of handing out a
+    /// `Bytes` (no copy for inline values, no reference count).
+    pub fn get_ref(&self, key: &[u8]) -> Option<Option<&[u8]>> {
+        let h = self.hash(key);
+        self.segments[Self::segment(h)]
+            .find(h, |s| s.key.as_slice() == key)
+            .map(|s| s.value.borrow())
     }
 
     pub fn insert(&mut self, key: &[u8], value: Option<Bytes>) {

@@ -105,6 +105,30 @@ impl ShardStore {
         Ok(v)
     }
 
+    /// Like [`Self::get`], lending the record to `f`: range reads copy
+    /// each value straight into their reply instead of sharing it.
+    pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> OpResult<R> {
+        if let Some(v) = self.overlay.get(key) {
+            return Ok(f(v.as_deref()));
+        }
+        if self.deleted(key) {
+            return Ok(f(None));
+        }
+        {
+            let cache = self.cache.borrow();
+            if let Some(v) = cache.get_ref(key) {
+                return Ok(f(v));
+            }
+        }
+        let v = self
+            .db
+            .get_pinned_cf(self.cf(), key)?
+            .map(|p| Bytes::copy_from_slice(&p));
+        let r = f(v.as_deref());
+        self.cache.borrow_mut().insert(key, v);
+        Ok(r)
+    }
+
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
         self.overlay.insert(key, Some(Bytes::from(value)));
     }

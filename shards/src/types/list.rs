@@ -20,6 +20,7 @@ use crate::error::OpError;
 use crate::error::OpResult;
 use crate::op::ListOp;
 use crate::op::Output;
+use crate::op::Packed;
 use crate::shard::Shard;
 use crate::storage::meta::RedisType;
 
@@ -108,10 +109,34 @@ fn read(
     to: u64,
     reverse: bool,
 ) -> OpResult<Vec<Bytes>> {
+    let mut out = Vec::with_capacity(to.saturating_sub(from).min(POINT_READS) as usize);
+    read_range_each(sh, key, l, from, to, reverse, |v| {
+        out.push(Bytes::copy_from_slice(v))
+    })?;
+    Ok(out)
+}
+
+/// [`read`] into one buffer, for replies that only encode the elements.
+fn read_packed(sh: &Shard, key: &[u8], l: &List, from: u64, to: u64) -> OpResult<Packed> {
+    let n = to.saturating_sub(from).min(POINT_READS) as usize;
+    let mut out = Packed::with_capacity(n, 64);
+    read_range_each(sh, key, l, from, to, false, |v| out.push(v))?;
+    Ok(out)
+}
+
+/// Lends elements `[from, to)` of `l` to `f`, in the order [`read`] gives.
+fn read_range_each(
+    sh: &Shard,
+    key: &[u8],
+    l: &List,
+    from: u64,
+    to: u64,
+    reverse: bool,
+    mut f: impl FnMut(&[u8]),
+) -> OpResult<()> {
     if from >= to {
-        return Ok(Vec::new());
+        return Ok(());
     }
-    let mut out = Vec::with_capacity((to - from).min(POINT_READS) as usize);
     // Elements are dense (index head + i), so a few of them are point
     // reads. Those find the newest version at once, while an iterator has
     // to step over every older version of the same index that a
@@ -119,15 +144,17 @@ fn read(
     // with 16-deep pipelines on one list).
     if to - from <= POINT_READS {
         let fields = (0..to - from).map(|k| field(l, if reverse { to - 1 - k } else { from + k }));
-        sh.sub_get_many(key, l.version, fields, |v| out.extend(v))?;
-        return Ok(out);
+        return sh.sub_get_many(key, l.version, fields, |v| {
+            if let Some(v) = v {
+                f(v)
+            }
+        });
     }
     let (lo, hi) = (field(l, from), field(l, to));
     sh.sub_scan(key, l.version, &lo, Some(&hi), reverse, |_, v| {
-        out.push(Bytes::copy_from_slice(v));
+        f(v);
         true
-    })?;
-    Ok(out)
+    })
 }
 
 fn put(sh: &mut Shard, key: &[u8], l: &List, i: u64, v: &[u8]) {
@@ -278,8 +305,7 @@ pub fn op_range(sh: &Shard, key: &[u8], start: i64, stop: i64, now: i64) -> OpRe
     let Some((from, to)) = clamp_range(start, stop, l.size) else {
         return Ok(Output::Array(Vec::new()));
     };
-    let items = read(sh, key, &l, from, to + 1, false)?;
-    Ok(Output::Array(items.into_iter().map(Output::Bulk).collect()))
+    Ok(Output::Packed(read_packed(sh, key, &l, from, to + 1)?))
 }
 
 pub fn op_index(sh: &Shard, key: &[u8], index: Option<i64>, now: i64) -> OpResult<Output> {
@@ -546,8 +572,9 @@ mod tests {
     use crate::shard::test_bytes as b;
     use crate::shard::test_shard as shard;
 
+    /// Runs `op`; a packed range comes back as the bulks it stands for.
     fn run(sh: &mut Shard, op: ListOp) -> OpResult<Output> {
-        sh.execute(Op::Lists(op), 1000)
+        sh.execute(Op::Lists(op), 1000).map(Output::unpacked)
     }
 
     fn bulks(items: &[&str]) -> Output {

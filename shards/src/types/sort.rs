@@ -34,7 +34,8 @@ pub fn op_sort_source(sh: &mut Shard, key: &Bytes, now: i64) -> OpResult<Output>
                 stop: -1,
             },
             now,
-        )?,
+        )?
+        .unpacked(),
         Some(RedisType::Set) => set::execute(sh, SetOp::Members(key.clone()), now)?,
         Some(RedisType::ZSet) => {
             let query = RangeQuery {
