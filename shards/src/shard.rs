@@ -471,6 +471,30 @@ impl Shard {
         Ok(())
     }
 
+    /// [`Self::sub_get_many`] from memory only (this tick's writes and the
+    /// read cache): stops at the first field neither knows and returns how
+    /// many fields it answered.
+    pub fn sub_get_known<F: AsRef<[u8]>>(
+        &self,
+        key: &[u8],
+        version: u64,
+        fields: impl IntoIterator<Item = F>,
+        mut f: impl FnMut(Option<&[u8]>),
+    ) -> usize {
+        let mut k = keys::subkey_with_room(key, version, 16);
+        let n = k.len();
+        let mut answered = 0;
+        for field in fields {
+            k.truncate(n);
+            k.extend_from_slice(field.as_ref());
+            if self.store.get_known(&k, &mut f).is_err() {
+                break;
+            }
+            answered += 1;
+        }
+        answered
+    }
+
     pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
         self.fresh.added(key, version, field);
         self.store.put(keys::subkey(key, version, field), value);
@@ -564,6 +588,29 @@ impl Shard {
         } else {
             self.store.scan(&start, &end, g)
         }
+    }
+
+    /// [`Self::sub_scan`] of `[from, to)` that also puts every record it
+    /// reads into the read cache: a bounded range that will be read again
+    /// with point lookups (see `types::list`).
+    pub fn sub_scan_filling(
+        &self,
+        key: &[u8],
+        version: u64,
+        from: &[u8],
+        to: &[u8],
+        reverse: bool,
+        mut f: impl FnMut(&[u8]),
+    ) -> OpResult<()> {
+        let mut k = keys::subkey_with_room(key, version, 16);
+        let n = k.len();
+        self.sub_scan(key, version, from, Some(to), reverse, |field, v| {
+            k.truncate(n);
+            k.extend_from_slice(field);
+            self.store.remember(&k, v);
+            f(v);
+            true
+        })
     }
 
     /// A cursor over the fields of `key`'s collection at `version`, for

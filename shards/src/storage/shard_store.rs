@@ -108,18 +108,10 @@ impl ShardStore {
     /// Like [`Self::get`], lending the record to `f`: range reads copy
     /// each value straight into their reply instead of sharing it.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> OpResult<R> {
-        if let Some(v) = self.overlay.get(key) {
-            return Ok(f(v.as_deref()));
-        }
-        if self.deleted(key) {
-            return Ok(f(None));
-        }
-        {
-            let cache = self.cache.borrow();
-            if let Some(v) = cache.get_ref(key) {
-                return Ok(f(v));
-            }
-        }
+        let f = match self.get_known(key, f) {
+            Ok(r) => return Ok(r),
+            Err(f) => f,
+        };
         let v = self
             .db
             .get_pinned_cf(self.cf(), key)?
@@ -127,6 +119,30 @@ impl ShardStore {
         let r = f(v.as_deref());
         self.cache.borrow_mut().insert(key, v);
         Ok(r)
+    }
+
+    /// [`Self::get_with`] without going to RocksDB: `Err(f)` back when
+    /// neither this tick's writes nor the read cache know `key`.
+    pub fn get_known<R, F: FnOnce(Option<&[u8]>) -> R>(&self, key: &[u8], f: F) -> Result<R, F> {
+        if let Some(v) = self.overlay.get(key) {
+            return Ok(f(v.as_deref()));
+        }
+        if self.deleted(key) {
+            return Ok(f(None));
+        }
+        match self.cache.borrow().get_ref(key) {
+            Some(v) => Ok(f(v)),
+            None => Err(f),
+        }
+    }
+
+    /// Puts a record just read from a scan into the read cache, so the
+    /// next read of it is a point lookup. Safe for a record of this
+    /// tick's overlay too: `commit` drops every overlay key from the cache.
+    pub fn remember(&self, key: &[u8], value: &[u8]) {
+        self.cache
+            .borrow_mut()
+            .insert(key, Some(Bytes::copy_from_slice(value)));
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
