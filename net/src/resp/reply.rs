@@ -199,8 +199,9 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
         }
         Reply::Packed(p) => {
             put_header(out, b'*', p.len() as i64);
-            // Headers and CRLFs: at most 16 bytes per element.
-            out.reserve(p.bytes() + 16 * p.len());
+            // Headers and CRLFs: at most 16 bytes per element, and the
+            // slack `put_bulk` reserves for its fixed-size header copy.
+            out.reserve(p.bytes() + 16 * p.len() + 24);
             for b in p.iter() {
                 put_bulk(out, b);
             }

@@ -48,8 +48,10 @@ impl Packed {
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
         let mut start = 0;
+        // `get`, not indexing: a `Packed` is deserialisable, and offsets
+        // that are out of order or past the data must not panic.
         self.ends.iter().map(move |&end| {
-            let s = &self.data[start..end];
+            let s = self.data.get(start..end).unwrap_or_default();
             start = end;
             s
         })

@@ -137,9 +137,14 @@ impl ShardStore {
     }
 
     /// Puts a record just read from a scan into the read cache, so the
-    /// next read of it is a point lookup. Safe for a record of this
-    /// tick's overlay too: `commit` drops every overlay key from the cache.
+    /// next read of it is a point lookup. Only committed records: a key
+    /// of this tick's overlay is skipped (a range delete later in the tick
+    /// would take it out of the overlay, and `commit` would then never
+    /// drop it from the cache).
     pub fn remember(&self, key: &[u8], value: &[u8]) {
+        if self.overlay.contains_key(key) {
+            return;
+        }
         self.cache
             .borrow_mut()
             .insert(key, Some(Bytes::copy_from_slice(value)));
