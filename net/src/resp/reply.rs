@@ -207,6 +207,26 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
             }
         }
         Reply::Set(items) if proto == Protocol::Resp2 => put_items(out, items, proto),
+        Reply::Set(items) => {
+            put_header(out, b'~', items.len() as i64);
+            for item in items {
+                encode_value(out, item, proto);
+            }
+        }
+        // HGETALL, CONFIG GET, ZRANGE WITHSCORES in RESP3...: a flat array
+        // of pairs in RESP2. Through redis-protocol this was 23% of the
+        // shard thread under HGETALL of a 100-field hash.
+        Reply::Map(pairs) => {
+            match proto {
+                Protocol::Resp2 => put_header(out, b'*', 2 * pairs.len() as i64),
+                Protocol::Resp3 => put_header(out, b'%', pairs.len() as i64),
+            }
+            for (k, v) in pairs {
+                encode_value(out, k, proto);
+                encode_value(out, v, proto);
+            }
+        }
+        Reply::Double(d) if proto == Protocol::Resp2 => put_bulk(out, format_double(d).as_bytes()),
         r => encode_generic(out, r, proto),
     }
 }
@@ -362,6 +382,15 @@ mod tests {
                 match (proto, r.clone()) {
                     (_, Reply::Silent) => {}
                     (Protocol::Resp2, Reply::NilArray) => slow.extend_from_slice(b"*-1\r\n"),
+                    // redis-protocol keeps a RESP3 set in a HashSet: it
+                    // dedupes (the three nulls here) and reorders. Redis
+                    // writes a set's elements as given, and so do we.
+                    (Protocol::Resp3, Reply::Set(items)) => {
+                        slow.extend_from_slice(format!("~{}\r\n", items.len()).as_bytes());
+                        for item in items {
+                            encode_generic(&mut slow, item, Protocol::Resp3);
+                        }
+                    }
                     (p, r) => encode_generic(&mut slow, r, p),
                 }
                 assert_eq!(fast, slow, "{r:?} in {proto:?}");

@@ -905,7 +905,35 @@ fn delete_then_recreate_does_not_resurrect_members() {
     assert_eq!(ok(&mut sh, ZSetOp::Card(b("z"))), Output::Int(1));
 }
 
+#[test]
+fn integral_scores_take_the_short_path_with_the_same_text() {
+    let edges = [
+        1.0,
+        9.0,
+        10.0,
+        99.0,
+        1e15,
+        9007199254740993.0,
+        1e16,
+        99999999999999984.0,
+    ];
+    for v in edges.iter().flat_map(|&v| [v, -v]) {
+        assert_eq!(format_score(v), format_score_general(v), "{v}");
+    }
+    for i in (1..200_000i64).step_by(7) {
+        let v = i as f64 * 1234.0;
+        assert_eq!(format_score(v), format_score_general(v), "{v}");
+    }
+}
+
 proptest! {
+    #[test]
+    fn integral_scores_format_as_the_general_path(i: i64) {
+        let v = (i >> 8) as f64; // up to ~3.6e16: below and around 1e17
+        prop_assume!(v != 0.0);
+        prop_assert_eq!(format_score(v), format_score_general(v));
+    }
+
     #[test]
     fn scores_read_back_exactly(bits: u64) {
         let v = f64::from_bits(bits);
