@@ -12,6 +12,7 @@
 pub mod keys;
 pub mod meta;
 mod read_cache;
+mod scan_cache;
 mod shard_store;
 
 use std::path::Path;

@@ -31,6 +31,8 @@ use rocksdb::WriteOptions;
 
 use super::keys;
 use super::read_cache::ReadCache;
+use super::scan_cache;
+use super::scan_cache::ScanCache;
 use crate::error::OpResult;
 
 /// A range delete queued in this tick's batch.
@@ -51,6 +53,8 @@ pub struct ShardStore {
     /// This tick's writes, ordered so scans can merge them with the database.
     overlay: BTreeMap<Vec<u8>, Option<Bytes>>,
     cache: RefCell<ReadCache>,
+    /// Small collections as their last full scan read them.
+    scans: RefCell<ScanCache>,
     write_opts: WriteOptions,
 }
 
@@ -71,6 +75,7 @@ impl ShardStore {
             ranges: Vec::new(),
             overlay: BTreeMap::new(),
             cache: RefCell::new(ReadCache::new(cache_bytes)),
+            scans: RefCell::new(ScanCache::default()),
             write_opts,
         }
     }
@@ -151,10 +156,12 @@ impl ShardStore {
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.scans.get_mut().touched(&key);
         self.overlay.insert(key, Some(Bytes::from(value)));
     }
 
     pub fn delete(&mut self, key: Vec<u8>) {
+        self.scans.get_mut().touched(&key);
         self.overlay.insert(key, None);
     }
 
@@ -162,6 +169,7 @@ impl ShardStore {
     /// writes in it: they were made before the delete, and the batch writes
     /// range deletes before the overlay.
     fn queue_range(&mut self, from: &[u8], to: &[u8], visible: bool) {
+        self.scans.get_mut().touched_range(from, to);
         let doomed: Vec<Vec<u8>> = self
             .overlay
             .range::<[u8], _>((
@@ -207,6 +215,7 @@ impl ShardStore {
     /// Forgets every cached read (the column family changed underneath).
     pub fn clear_cache(&mut self) {
         self.cache.borrow_mut().clear();
+        self.scans.get_mut().clear();
     }
 
     pub fn has_pending(&self) -> bool {
@@ -239,6 +248,11 @@ impl ShardStore {
                 // Not a metadata record, or the write failed: forget it.
                 _ => cache.remove(&k),
             }
+        }
+        if written.is_err() {
+            // Entries were dropped as the writes were queued; this keeps
+            // the rule simple should a partial write ever be possible.
+            self.scans.get_mut().clear();
         }
         written?;
         Ok(())
@@ -283,6 +297,66 @@ impl ShardStore {
         if from >= to {
             return Ok(());
         }
+        // This tick's writes and range deletes are not in the scan cache,
+        // so it answers (and is filled) only where there are none.
+        let quiet = self.ranges.is_empty()
+            && self
+                .overlay
+                .range::<[u8], _>((
+                    std::ops::Bound::Included(from),
+                    std::ops::Bound::Excluded(to),
+                ))
+                .next()
+                .is_none();
+        let Some(prefix) = scan_cache::subkey_prefix_of(from).filter(|_| quiet) else {
+            return self.scan_merged(from, to, reverse, f);
+        };
+        let prefix_end = keys::prefix_end(prefix);
+        if to > prefix_end.as_slice() {
+            return self.scan_merged(from, to, reverse, f);
+        }
+        if let Some(records) = self.scans.borrow().get(prefix) {
+            let lo = records.partition_point(|(k, _)| k.as_slice() < from);
+            let hi = records.partition_point(|(k, _)| k.as_slice() < to);
+            let mut walk = |(k, v): &(Vec<u8>, Vec<u8>)| f(k, v);
+            if reverse {
+                let _ = records[lo..hi].iter().rev().all(&mut walk);
+            } else {
+                let _ = records[lo..hi].iter().all(&mut walk);
+            }
+            return Ok(());
+        }
+        if from != prefix || to != prefix_end.as_slice() {
+            return self.scan_merged(from, to, reverse, f);
+        }
+        // A whole collection: remember it if it is small and `f` reads it
+        // to the end.
+        let mut records = Vec::new();
+        let mut complete = true;
+        self.scan_merged(from, to, reverse, |k, v| {
+            if records.len() <= scan_cache::MAX_RECORDS {
+                records.push((k.to_vec(), v.to_vec()));
+            }
+            complete = f(k, v);
+            complete
+        })?;
+        if complete && records.len() <= scan_cache::MAX_RECORDS {
+            if reverse {
+                records.reverse();
+            }
+            self.scans.borrow_mut().insert(prefix, records);
+        }
+        Ok(())
+    }
+
+    /// [`Self::scan_dir`] over the overlay merged with a RocksDB iterator.
+    fn scan_merged(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        reverse: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> OpResult<()> {
         let range = self.overlay.range::<[u8], _>((
             std::ops::Bound::Included(from),
             std::ops::Bound::Excluded(to),
