@@ -36,10 +36,26 @@ const RECORD_COST: usize = 48;
 /// One collection's records: full keys and values, in key order.
 pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
+/// Collections read in part since their last write, remembered at most.
+const MAX_SEEN: usize = 1 << 16;
+
 #[derive(Default)]
 pub struct ScanCache {
     by_prefix: HashMap<Vec<u8>, Records>,
     bytes: usize,
+    /// Collections read in part (a rank or score range of a zset, an
+    /// LRANGE...) since their last write: `true` once a whole read found
+    /// them too big to keep.
+    seen: HashMap<Vec<u8>, bool>,
+}
+
+/// What to do about a partial read of a collection that is not kept.
+#[derive(Debug, PartialEq)]
+pub enum Partial {
+    /// Read it the usual way (first read since a write, or too big).
+    Scan,
+    /// Read since a write before: worth reading whole and keeping.
+    Fill,
 }
 
 /// The sub-key prefix that `key` starts with, if it is a sub-key (or a
@@ -79,9 +95,31 @@ impl ScanCache {
         self.by_prefix.insert(prefix.to_vec(), records);
     }
 
+    /// Notes a partial read of the collection at `prefix`, which is not
+    /// kept: the second one without a write between asks for a fill. A
+    /// collection that is written between its reads never pays for one.
+    pub fn partial_read(&mut self, prefix: &[u8]) -> Partial {
+        match self.seen.get(prefix) {
+            Some(false) => Partial::Fill,
+            Some(true) => Partial::Scan,
+            None => {
+                if self.seen.len() >= MAX_SEEN {
+                    self.seen.clear();
+                }
+                self.seen.insert(prefix.to_vec(), false);
+                Partial::Scan
+            }
+        }
+    }
+
+    /// A fill found the collection at `prefix` too big to keep.
+    pub fn too_big(&mut self, prefix: &[u8]) {
+        self.seen.insert(prefix.to_vec(), true);
+    }
+
     /// A write to `key` is coming: drop the collection it belongs to.
     pub fn touched(&mut self, key: &[u8]) {
-        if self.by_prefix.is_empty() {
+        if self.by_prefix.is_empty() && self.seen.is_empty() {
             return;
         }
         if let Some(p) = subkey_prefix_of(key) {
@@ -91,7 +129,7 @@ impl ScanCache {
 
     /// A range delete of `[from, to)` is coming: drop what it may cover.
     pub fn touched_range(&mut self, from: &[u8], to: &[u8]) {
-        if self.by_prefix.is_empty() {
+        if self.by_prefix.is_empty() && self.seen.is_empty() {
             return;
         }
         match subkey_prefix_of(from) {
@@ -107,9 +145,11 @@ impl ScanCache {
     pub fn clear(&mut self) {
         self.by_prefix.clear();
         self.bytes = 0;
+        self.seen.clear();
     }
 
     fn forget(&mut self, prefix: &[u8]) {
+        self.seen.remove(prefix);
         if let Some(old) = self.by_prefix.remove(prefix) {
             self.bytes -= cost(&old);
         }
@@ -159,6 +199,23 @@ mod tests {
         c.touched_range(&[keys::SUBKEY], b"t");
         assert!(c.get(&a).is_none() && c.get(&b).is_none());
         assert_eq!(c.bytes, 0);
+    }
+
+    #[test]
+    fn a_second_partial_read_without_a_write_between_asks_for_a_fill() {
+        let a = keys::subkey_prefix(b"a", 1);
+        let mut c = ScanCache::default();
+        assert_eq!(c.partial_read(&a), Partial::Scan);
+        assert_eq!(c.partial_read(&a), Partial::Fill);
+        c.touched(&keys::subkey(b"a", 1, b"x"));
+        assert_eq!(c.partial_read(&a), Partial::Scan);
+        assert_eq!(c.partial_read(&a), Partial::Fill);
+        c.too_big(&a);
+        assert_eq!(c.partial_read(&a), Partial::Scan);
+        assert_eq!(c.partial_read(&a), Partial::Scan);
+        c.touched_range(&a, &keys::prefix_end(&a));
+        assert_eq!(c.partial_read(&a), Partial::Scan);
+        assert_eq!(c.partial_read(&a), Partial::Fill);
     }
 
     #[test]

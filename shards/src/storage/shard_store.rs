@@ -315,38 +315,73 @@ impl ShardStore {
         if to > prefix_end.as_slice() {
             return self.scan_merged(from, to, reverse, f);
         }
-        if let Some(records) = self.scans.borrow().get(prefix) {
-            let lo = records.partition_point(|(k, _)| k.as_slice() < from);
-            let hi = records.partition_point(|(k, _)| k.as_slice() < to);
-            let mut walk = |(k, v): &(Vec<u8>, Vec<u8>)| f(k, v);
-            if reverse {
-                let _ = records[lo..hi].iter().rev().all(&mut walk);
+        if self.scans.borrow().get(prefix).is_none() {
+            let whole = from == prefix && to == prefix_end.as_slice();
+            if !whole {
+                // Part of a collection (a zset rank range...): fill on the
+                // second such read without a write between.
+                let partial = self.scans.borrow_mut().partial_read(prefix);
+                if partial == scan_cache::Partial::Scan || !self.fill(prefix, &prefix_end)? {
+                    return self.scan_merged(from, to, reverse, f);
+                }
             } else {
-                let _ = records[lo..hi].iter().all(&mut walk);
+                // A whole collection: remember it if it is small and `f`
+                // reads it to the end.
+                let mut records = Vec::new();
+                let mut complete = true;
+                self.scan_merged(from, to, reverse, |k, v| {
+                    if records.len() <= scan_cache::MAX_RECORDS {
+                        records.push((k.to_vec(), v.to_vec()));
+                    }
+                    complete = f(k, v);
+                    complete
+                })?;
+                if complete && records.len() <= scan_cache::MAX_RECORDS {
+                    if reverse {
+                        records.reverse();
+                    }
+                    self.scans.borrow_mut().insert(prefix, records);
+                }
+                return Ok(());
             }
-            return Ok(());
         }
-        if from != prefix || to != prefix_end.as_slice() {
-            return self.scan_merged(from, to, reverse, f);
+        {
+            let scans = self.scans.borrow();
+            if let Some(records) = scans.get(prefix) {
+                let lo = records.partition_point(|(k, _)| k.as_slice() < from);
+                let hi = records.partition_point(|(k, _)| k.as_slice() < to);
+                let mut walk = |(k, v): &(Vec<u8>, Vec<u8>)| f(k, v);
+                if reverse {
+                    let _ = records[lo..hi].iter().rev().all(&mut walk);
+                } else {
+                    let _ = records[lo..hi].iter().all(&mut walk);
+                }
+                return Ok(());
+            }
         }
-        // A whole collection: remember it if it is small and `f` reads it
-        // to the end.
+        self.scan_merged(from, to, reverse, f)
+    }
+
+    /// Reads the whole collection at `prefix` into the scan cache; false
+    /// (and noted) when it has too many records to keep.
+    fn fill(&self, prefix: &[u8], prefix_end: &[u8]) -> OpResult<bool> {
         let mut records = Vec::new();
-        let mut complete = true;
-        self.scan_merged(from, to, reverse, |k, v| {
-            if records.len() <= scan_cache::MAX_RECORDS {
-                records.push((k.to_vec(), v.to_vec()));
-            }
-            complete = f(k, v);
-            complete
+        self.scan_merged(prefix, prefix_end, false, |k, v| {
+            records.push((k.to_vec(), v.to_vec()));
+            records.len() <= scan_cache::MAX_RECORDS
         })?;
-        if complete && records.len() <= scan_cache::MAX_RECORDS {
-            if reverse {
-                records.reverse();
-            }
-            self.scans.borrow_mut().insert(prefix, records);
+        let mut scans = self.scans.borrow_mut();
+        if records.len() > scan_cache::MAX_RECORDS {
+            scans.too_big(prefix);
+            return Ok(false);
         }
-        Ok(())
+        scans.insert(prefix, records);
+        // `insert` keeps nothing over its byte bounds either.
+        if scans.get(prefix).is_none() {
+            scans.too_big(prefix);
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     /// [`Self::scan_dir`] over the overlay merged with a RocksDB iterator.
