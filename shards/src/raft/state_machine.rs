@@ -246,10 +246,20 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
         self.shard.borrow_mut().commit()?;
         self.last = None;
         let Files { db, cf, dir } = self.files.clone();
-        let (found, own) = snapshot::off_executor("snapshot-install", move || {
+        let installed = snapshot::off_executor("snapshot-install", move || {
             snapshot::install(db, cf, dir, snapshot)
         })
-        .await?;
+        .await;
+        let (found, own) = match installed {
+            Ok(r) => r,
+            Err(e) => {
+                // The column family may have been replaced before the
+                // failure (the file work comes after the write): nothing
+                // cached from before may answer for it.
+                self.shard.borrow_mut().store_mut().clear_cache();
+                return Err(e);
+            }
+        };
         self.shard.borrow_mut().installed(found.keys, found.expires);
         // The file's own records carry its applied state; make sure they
         // agree with what openraft was told.

@@ -12,9 +12,11 @@
 //! + version), every record under it, in key order, as committed to
 //! RocksDB. `ShardStore` fills an entry only from a scan of the whole
 //! prefix that ran with nothing of this tick's writes or range deletes in
-//! it, and drops an entry the moment any write or range delete touches its
-//! prefix (before the write is even committed), so an entry never differs
-//! from the database.
+//! it: when a command reads the whole collection, or when a collection is
+//! read in part a second time with no write between. It drops an entry the
+//! moment any write or range delete touches its prefix (before the write
+//! is even committed), and everything when a commit fails or the column
+//! family is replaced, so an entry never differs from the database.
 
 use std::collections::HashMap;
 
@@ -24,20 +26,22 @@ use super::keys;
 pub const MAX_RECORDS: usize = 256;
 
 /// Collections of at most this many bytes (keys and values) are kept.
-const MAX_COLLECTION_BYTES: usize = 64 << 10;
+pub const MAX_COLLECTION_BYTES: usize = 64 << 10;
 
 /// Memory for all entries of one shard; past it everything is dropped
 /// (cheap, and entries refill from the next scan).
 const MAX_BYTES: usize = 16 << 20;
 
-/// Estimated bytes per record besides its key and value (two vectors).
-const RECORD_COST: usize = 48;
+/// Estimated bytes per record besides its key and value (two vectors),
+/// and per entry besides its prefix.
+pub const RECORD_COST: usize = 48;
 
 /// One collection's records: full keys and values, in key order.
 pub type Records = Vec<(Vec<u8>, Vec<u8>)>;
 
-/// Collections read in part since their last write, remembered at most.
-const MAX_SEEN: usize = 1 << 16;
+/// Bytes of prefixes of collections read in part since their last write,
+/// remembered at most (then all are forgotten).
+const MAX_SEEN_BYTES: usize = 4 << 20;
 
 #[derive(Default)]
 pub struct ScanCache {
@@ -47,6 +51,7 @@ pub struct ScanCache {
     /// LRANGE...) since their last write: `true` once a whole read found
     /// them too big to keep.
     seen: HashMap<Vec<u8>, bool>,
+    seen_bytes: usize,
 }
 
 /// What to do about a partial read of a collection that is not kept.
@@ -69,11 +74,14 @@ pub fn subkey_prefix_of(key: &[u8]) -> Option<&[u8]> {
     key.get(..end)
 }
 
-fn cost(records: &Records) -> usize {
-    records
-        .iter()
-        .map(|(k, v)| k.len() + v.len() + RECORD_COST)
-        .sum()
+/// Estimated memory of an entry.
+fn cost(prefix: &[u8], records: &Records) -> usize {
+    prefix.len()
+        + RECORD_COST
+        + records
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + RECORD_COST)
+            .sum::<usize>()
 }
 
 impl ScanCache {
@@ -83,7 +91,7 @@ impl ScanCache {
 
     /// Keeps `records` as everything under `prefix`, if small enough.
     pub fn insert(&mut self, prefix: &[u8], records: Records) {
-        let bytes = cost(&records);
+        let bytes = cost(prefix, &records);
         if records.len() > MAX_RECORDS || bytes > MAX_COLLECTION_BYTES {
             return;
         }
@@ -103,18 +111,32 @@ impl ScanCache {
             Some(false) => Partial::Fill,
             Some(true) => Partial::Scan,
             None => {
-                if self.seen.len() >= MAX_SEEN {
-                    self.seen.clear();
-                }
-                self.seen.insert(prefix.to_vec(), false);
+                self.see(prefix, false);
                 Partial::Scan
             }
         }
     }
 
-    /// A fill found the collection at `prefix` too big to keep.
+    /// A read found the collection at `prefix` too big to keep.
     pub fn too_big(&mut self, prefix: &[u8]) {
-        self.seen.insert(prefix.to_vec(), true);
+        self.see(prefix, true);
+    }
+
+    /// Whether a read already found the collection at `prefix` too big
+    /// (since its last write).
+    pub fn known_big(&self, prefix: &[u8]) -> bool {
+        self.seen.get(prefix) == Some(&true)
+    }
+
+    fn see(&mut self, prefix: &[u8], big: bool) {
+        if self.seen.get(prefix).is_none() {
+            if self.seen_bytes + prefix.len() + RECORD_COST > MAX_SEEN_BYTES {
+                self.seen.clear();
+                self.seen_bytes = 0;
+            }
+            self.seen_bytes += prefix.len() + RECORD_COST;
+        }
+        self.seen.insert(prefix.to_vec(), big);
     }
 
     /// A write to `key` is coming: drop the collection it belongs to.
@@ -146,12 +168,15 @@ impl ScanCache {
         self.by_prefix.clear();
         self.bytes = 0;
         self.seen.clear();
+        self.seen_bytes = 0;
     }
 
     fn forget(&mut self, prefix: &[u8]) {
-        self.seen.remove(prefix);
+        if self.seen.remove(prefix).is_some() {
+            self.seen_bytes -= prefix.len() + RECORD_COST;
+        }
         if let Some(old) = self.by_prefix.remove(prefix) {
-            self.bytes -= cost(&old);
+            self.bytes -= cost(prefix, &old);
         }
     }
 }

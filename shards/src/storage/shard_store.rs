@@ -299,15 +299,7 @@ impl ShardStore {
         }
         // This tick's writes and range deletes are not in the scan cache,
         // so it answers (and is filled) only where there are none.
-        let quiet = self.ranges.is_empty()
-            && self
-                .overlay
-                .range::<[u8], _>((
-                    std::ops::Bound::Included(from),
-                    std::ops::Bound::Excluded(to),
-                ))
-                .next()
-                .is_none();
+        let quiet = self.ranges.is_empty() && self.overlay_empty(from, to);
         let Some(prefix) = scan_cache::subkey_prefix_of(from).filter(|_| quiet) else {
             return self.scan_merged(from, to, reverse, f);
         };
@@ -319,28 +311,44 @@ impl ShardStore {
             let whole = from == prefix && to == prefix_end.as_slice();
             if !whole {
                 // Part of a collection (a zset rank range...): fill on the
-                // second such read without a write between.
-                let partial = self.scans.borrow_mut().partial_read(prefix);
-                if partial == scan_cache::Partial::Scan || !self.fill(prefix, &prefix_end)? {
+                // second such read without a write between, if nothing of
+                // this tick is in the collection (entries hold committed
+                // records only).
+                let partial = match self.scans.try_borrow_mut() {
+                    Ok(mut scans) => scans.partial_read(prefix),
+                    // A scan inside another scan's callback: no caching.
+                    Err(_) => scan_cache::Partial::Scan,
+                };
+                if partial == scan_cache::Partial::Scan
+                    || !self.overlay_empty(prefix, &prefix_end)
+                    || !self.fill(prefix, &prefix_end)?
+                {
                     return self.scan_merged(from, to, reverse, f);
                 }
+            } else if self.scans.borrow().known_big(prefix) {
+                return self.scan_merged(from, to, reverse, f);
             } else {
                 // A whole collection: remember it if it is small and `f`
                 // reads it to the end.
-                let mut records = Vec::new();
+                let mut records = Collected::default();
                 let mut complete = true;
                 self.scan_merged(from, to, reverse, |k, v| {
-                    if records.len() <= scan_cache::MAX_RECORDS {
-                        records.push((k.to_vec(), v.to_vec()));
-                    }
+                    records.push(k, v);
                     complete = f(k, v);
                     complete
                 })?;
-                if complete && records.len() <= scan_cache::MAX_RECORDS {
-                    if reverse {
-                        records.reverse();
+                if complete {
+                    if let Ok(mut scans) = self.scans.try_borrow_mut() {
+                        match records.done() {
+                            Some(mut r) => {
+                                if reverse {
+                                    r.reverse();
+                                }
+                                scans.insert(prefix, r);
+                            }
+                            None => scans.too_big(prefix),
+                        }
                     }
-                    self.scans.borrow_mut().insert(prefix, records);
                 }
                 return Ok(());
             }
@@ -362,26 +370,31 @@ impl ShardStore {
         self.scan_merged(from, to, reverse, f)
     }
 
+    /// No write of this tick in `[from, to)`.
+    fn overlay_empty(&self, from: &[u8], to: &[u8]) -> bool {
+        self.overlay
+            .range::<[u8], _>((
+                std::ops::Bound::Included(from),
+                std::ops::Bound::Excluded(to),
+            ))
+            .next()
+            .is_none()
+    }
+
     /// Reads the whole collection at `prefix` into the scan cache; false
-    /// (and noted) when it has too many records to keep.
+    /// (and noted) when it is too big to keep.
     fn fill(&self, prefix: &[u8], prefix_end: &[u8]) -> OpResult<bool> {
-        let mut records = Vec::new();
-        self.scan_merged(prefix, prefix_end, false, |k, v| {
-            records.push((k.to_vec(), v.to_vec()));
-            records.len() <= scan_cache::MAX_RECORDS
-        })?;
-        let mut scans = self.scans.borrow_mut();
-        if records.len() > scan_cache::MAX_RECORDS {
+        let mut records = Collected::default();
+        self.scan_merged(prefix, prefix_end, false, |k, v| records.push(k, v))?;
+        let Ok(mut scans) = self.scans.try_borrow_mut() else {
+            return Ok(false);
+        };
+        let Some(records) = records.done() else {
             scans.too_big(prefix);
             return Ok(false);
-        }
+        };
         scans.insert(prefix, records);
-        // `insert` keeps nothing over its byte bounds either.
-        if scans.get(prefix).is_none() {
-            scans.too_big(prefix);
-            return Ok(false);
-        }
-        Ok(true)
+        Ok(scans.get(prefix).is_some())
     }
 
     /// [`Self::scan_dir`] over the overlay merged with a RocksDB iterator.
@@ -531,6 +544,39 @@ fn step(it: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>, reverse: bool) {
         it.prev();
     } else {
         it.next();
+    }
+}
+
+/// Records of one collection gathered by a scan for the scan cache, until
+/// they pass its bounds (then only counted, not copied).
+#[derive(Default)]
+struct Collected {
+    records: scan_cache::Records,
+    bytes: usize,
+    over: bool,
+}
+
+impl Collected {
+    /// Adds a record; false once the collection is too big to keep.
+    fn push(&mut self, k: &[u8], v: &[u8]) -> bool {
+        if self.over {
+            return false;
+        }
+        self.bytes += k.len() + v.len() + scan_cache::RECORD_COST;
+        if self.records.len() == scan_cache::MAX_RECORDS
+            || self.bytes > scan_cache::MAX_COLLECTION_BYTES
+        {
+            self.over = true;
+            self.records = Vec::new();
+            return false;
+        }
+        self.records.push((k.to_vec(), v.to_vec()));
+        true
+    }
+
+    /// The records, or None when they were too many.
+    fn done(self) -> Option<scan_cache::Records> {
+        (!self.over).then_some(self.records)
     }
 }
 

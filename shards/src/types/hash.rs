@@ -509,6 +509,57 @@ mod tests {
         );
     }
 
+    /// Hashes past the scan cache's bounds (records, bytes) read right
+    /// whole and after a write, committed and read twice each time.
+    #[test]
+    fn big_hashes_read_alike_past_the_scan_cache_bounds() {
+        let (_d, mut sh) = shard();
+        for (key, fields, size) in [("many", 300usize, 8usize), ("wide", 10, 20_000)] {
+            let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+            for round in 0..2 {
+                let pairs: Vec<(Bytes, Bytes)> = (0..fields)
+                    .map(|i| {
+                        let f = format!("f{i:04}").into_bytes();
+                        let v = vec![b'a' + (round as u8) + (i % 7) as u8; size];
+                        model.insert(f.clone(), v.clone());
+                        (Bytes::from(f), Bytes::from(v))
+                    })
+                    .collect();
+                sh.execute(
+                    Op::HSet {
+                        key: b(key),
+                        pairs,
+                        nx: false,
+                    },
+                    1000,
+                )
+                .unwrap();
+                sh.commit().unwrap();
+                let want: Vec<Output> = model
+                    .iter()
+                    .flat_map(|(f, v)| {
+                        [
+                            Output::Bulk(Bytes::from(f.clone())),
+                            Output::Bulk(Bytes::from(v.clone())),
+                        ]
+                    })
+                    .collect();
+                for _ in 0..2 {
+                    let got = sh
+                        .execute(
+                            Op::HGetAll {
+                                key: b(key),
+                                what: HashPart::Both,
+                            },
+                            1000,
+                        )
+                        .unwrap();
+                    assert_eq!(got, Output::Array(want.clone()), "{key} round {round}");
+                }
+            }
+        }
+    }
+
     proptest! {
         /// Random HSET/HDEL/HINCRBY sequences agree with a BTreeMap model,
         /// committed or not.
