@@ -146,7 +146,11 @@ fn hexists(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 
 /// HGETALL answers a map in RESP3 (a flat array in RESP2).
 fn map_reply(r: OpResult<Output>) -> Reply {
-    flat_pairs(r).map_or_else(|reply| reply, Reply::Map)
+    match r {
+        // Field, value, field, value ... in one buffer: no Reply per element.
+        Ok(Output::Packed(p)) => Reply::PackedMap(p),
+        r => flat_pairs(r).map_or_else(|reply| reply, Reply::Map),
+    }
 }
 
 fn hgetall(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -232,6 +236,14 @@ fn hstrlen(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 /// The (field, value) pairs of an HGETALL-style flat result.
 fn flat_pairs(r: OpResult<Output>) -> Result<Vec<(Reply, Reply)>, Reply> {
     match r {
+        Ok(Output::Packed(p)) => {
+            let mut it = p.iter().map(|b| Reply::Bulk(Bytes::copy_from_slice(b)));
+            let mut pairs = Vec::new();
+            while let (Some(f), Some(v)) = (it.next(), it.next()) {
+                pairs.push((f, v));
+            }
+            Ok(pairs)
+        }
         Ok(Output::Array(flat)) => {
             let mut it = flat.into_iter().map(output_to_reply);
             let mut pairs = Vec::new();

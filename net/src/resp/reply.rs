@@ -38,6 +38,9 @@ pub enum Reply {
     /// An array of bulk strings in one buffer (LRANGE): see
     /// `shardis_shards::op::Packed`.
     Packed(Packed),
+    /// A map whose keys and values alternate in one buffer (HGETALL): a
+    /// flat array in RESP2, a map in RESP3.
+    PackedMap(Packed),
     /// A map in RESP3, a flat key/value array in RESP2.
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3, an array in RESP2.
@@ -72,6 +75,17 @@ fn error_text(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// The key/value pairs of a packed map (an odd last element is dropped,
+/// as a map of pairs cannot hold it).
+fn packed_pairs(p: &Packed) -> Vec<(Reply, Reply)> {
+    let mut it = p.iter().map(|b| Reply::Bulk(Bytes::copy_from_slice(b)));
+    let mut pairs = Vec::with_capacity(p.len() / 2);
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        pairs.push((k, v));
+    }
+    pairs
+}
+
 pub fn format_double(d: f64) -> String {
     if d.is_infinite() {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
@@ -90,7 +104,9 @@ fn to_resp2(r: Reply) -> Frame2 {
         Reply::Nil | Reply::NilArray | Reply::Silent => Frame2::Null,
         Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
         Reply::Bulks(a) => Frame2::Array(a.into_iter().map(Frame2::BulkString).collect()),
-        Reply::Packed(p) => to_resp2(Reply::Bulks(p.iter().map(Bytes::copy_from_slice).collect())),
+        Reply::Packed(p) | Reply::PackedMap(p) => {
+            to_resp2(Reply::Bulks(p.iter().map(Bytes::copy_from_slice).collect()))
+        }
         Reply::Map(m) => Frame2::Array(
             m.into_iter()
                 .flat_map(|(k, v)| [to_resp2(k), to_resp2(v)])
@@ -133,6 +149,7 @@ fn to_resp3(r: Reply) -> Frame3 {
             attributes: None,
         },
         Reply::Packed(p) => to_resp3(Reply::Bulks(p.iter().map(Bytes::copy_from_slice).collect())),
+        Reply::PackedMap(p) => to_resp3(Reply::Map(packed_pairs(&p))),
         Reply::Bulks(a) => Frame3::Array {
             data: a
                 .into_iter()
@@ -197,7 +214,13 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
                 put_bulk(out, b);
             }
         }
-        Reply::Packed(p) => {
+        Reply::PackedMap(p) if proto == Protocol::Resp3 => {
+            put_header(out, b'%', (p.len() / 2) as i64);
+            for b in p.iter().take(p.len() / 2 * 2) {
+                put_bulk(out, b);
+            }
+        }
+        Reply::Packed(p) | Reply::PackedMap(p) => {
             put_header(out, b'*', p.len() as i64);
             // Headers and CRLFs: at most 16 bytes per element, and the
             // slack `put_bulk` reserves for its fixed-size header copy.
@@ -365,6 +388,10 @@ mod tests {
             .collect();
         shapes.push(Reply::Packed(sized.iter().map(|v| v.as_slice()).collect()));
         shapes.push(Reply::Packed(Packed::default()));
+        shapes.push(Reply::PackedMap(
+            sized[..8].iter().map(|v| v.as_slice()).collect(),
+        ));
+        shapes.push(Reply::PackedMap(Packed::default()));
         shapes.push(Reply::Bulks(
             sized.iter().cloned().map(Bytes::from).collect(),
         ));
@@ -385,6 +412,17 @@ mod tests {
                     // redis-protocol keeps a RESP3 set in a HashSet: it
                     // dedupes (the three nulls here) and reorders. Redis
                     // writes a set's elements as given, and so do we.
+                    // The same for a RESP3 map (a HashMap there).
+                    (Protocol::Resp3, Reply::PackedMap(p)) => {
+                        slow.extend_from_slice(format!("%{}\r\n", p.len() / 2).as_bytes());
+                        for b in p.iter() {
+                            encode_generic(
+                                &mut slow,
+                                Reply::Bulk(Bytes::copy_from_slice(b)),
+                                Protocol::Resp3,
+                            );
+                        }
+                    }
                     (Protocol::Resp3, Reply::Set(items)) => {
                         slow.extend_from_slice(format!("~{}\r\n", items.len()).as_bytes());
                         for item in items {

@@ -13,6 +13,7 @@ use crate::error::OpError;
 use crate::error::OpResult;
 use crate::op::HashPart;
 use crate::op::Output;
+use crate::op::Packed;
 use crate::shard::Shard;
 use crate::storage::meta::RedisType;
 use crate::types::sample;
@@ -114,16 +115,20 @@ pub fn op_hgetall(sh: &mut Shard, key: &[u8], what: HashPart, now: i64) -> OpRes
     let Some(h) = load(sh, key, now)? else {
         return Ok(Output::Array(Vec::new()));
     };
-    let mut out = Vec::new();
-    for (f, v) in sh.sub_fields(key, h.version)? {
+    // One buffer for the whole reply (see `op::Packed`), filled straight
+    // from the scan.
+    let per = if what == HashPart::Both { 2 } else { 1 };
+    let mut out = Packed::with_capacity((per * h.size as usize).min(4096), 16);
+    sh.sub_scan(key, h.version, b"", None, false, |f, v| {
         if what != HashPart::Values {
-            out.push(Output::Bulk(Bytes::from(f)));
+            out.push(f);
         }
         if what != HashPart::Fields {
-            out.push(Output::Bulk(Bytes::from(v)));
+            out.push(v);
         }
-    }
-    Ok(Output::Array(out))
+        true
+    })?;
+    Ok(Output::Packed(out))
 }
 
 /// HRANDFIELD, with Redis's count rules (see `Op::HRandField`). A hash
@@ -467,7 +472,8 @@ mod tests {
                 },
                 1000,
             )
-            .unwrap();
+            .unwrap()
+            .unpacked();
         assert_eq!(
             all,
             Output::Array(vec![Output::Bulk(b("new")), Output::Bulk(b("2"))])
@@ -553,7 +559,8 @@ mod tests {
                             },
                             1000,
                         )
-                        .unwrap();
+                        .unwrap()
+                        .unpacked();
                     assert_eq!(got, Output::Array(want.clone()), "{key} round {round}");
                 }
             }
@@ -595,13 +602,13 @@ mod tests {
                 let want: Vec<Output> = model.iter().flat_map(|(f, v)| [
                     Output::Bulk(Bytes::from(f.clone())), Output::Bulk(Bytes::from(v.to_string()))]).collect();
                 for _ in 0..2 {
-                    let got = sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap();
+                    let got = sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap().unpacked();
                     prop_assert_eq!(got, Output::Array(want.clone()));
                 }
             }
             let want: Vec<Output> = model.iter().flat_map(|(f, v)| [
                 Output::Bulk(Bytes::from(f.clone())), Output::Bulk(Bytes::from(v.to_string()))]).collect();
-            prop_assert_eq!(sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap(), Output::Array(want));
+            prop_assert_eq!(sh.execute(Op::HGetAll { key: b("h"), what: HashPart::Both }, 1000).unwrap().unpacked(), Output::Array(want));
         }
     }
 }
