@@ -92,6 +92,7 @@ fn set_op(ctx: &Ctx<'_>, key: &Bytes, op: SetOp, finish: super::Finish) -> Plan 
 fn set_reply(r: OpResult<Output>) -> Reply {
     match r {
         Ok(Output::Array(items)) => Reply::Set(items.into_iter().map(output_to_reply).collect()),
+        Ok(Output::Packed(p)) => Reply::PackedSet(p),
         other => output_reply(other),
     }
 }
@@ -379,6 +380,7 @@ async fn gather(
 
 fn members_of(o: Output) -> BTreeSet<Bytes> {
     match o {
+        Output::Packed(p) => p.iter().map(Bytes::copy_from_slice).collect(),
         Output::Array(items) => items
             .into_iter()
             .filter_map(|m| match m {

@@ -41,6 +41,9 @@ pub enum Reply {
     /// A map whose keys and values alternate in one buffer (HGETALL): a
     /// flat array in RESP2, a map in RESP3.
     PackedMap(Packed),
+    /// A set of bulk strings in one buffer (SMEMBERS): an array in RESP2,
+    /// a set in RESP3.
+    PackedSet(Packed),
     /// A map in RESP3, a flat key/value array in RESP2.
     Map(Vec<(Reply, Reply)>),
     /// A set in RESP3, an array in RESP2.
@@ -104,7 +107,7 @@ fn to_resp2(r: Reply) -> Frame2 {
         Reply::Nil | Reply::NilArray | Reply::Silent => Frame2::Null,
         Reply::Array(a) | Reply::Set(a) => Frame2::Array(a.into_iter().map(to_resp2).collect()),
         Reply::Bulks(a) => Frame2::Array(a.into_iter().map(Frame2::BulkString).collect()),
-        Reply::Packed(p) | Reply::PackedMap(p) => {
+        Reply::Packed(p) | Reply::PackedMap(p) | Reply::PackedSet(p) => {
             to_resp2(Reply::Bulks(p.iter().map(Bytes::copy_from_slice).collect()))
         }
         Reply::Map(m) => Frame2::Array(
@@ -150,6 +153,11 @@ fn to_resp3(r: Reply) -> Frame3 {
         },
         Reply::Packed(p) => to_resp3(Reply::Bulks(p.iter().map(Bytes::copy_from_slice).collect())),
         Reply::PackedMap(p) => to_resp3(Reply::Map(packed_pairs(&p))),
+        Reply::PackedSet(p) => to_resp3(Reply::Set(
+            p.iter()
+                .map(|b| Reply::Bulk(Bytes::copy_from_slice(b)))
+                .collect(),
+        )),
         Reply::Bulks(a) => Frame3::Array {
             data: a
                 .into_iter()
@@ -220,7 +228,13 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
                 put_bulk(out, b);
             }
         }
-        Reply::Packed(p) | Reply::PackedMap(p) => {
+        Reply::PackedSet(p) if proto == Protocol::Resp3 => {
+            put_header(out, b'~', p.len() as i64);
+            for b in p.iter() {
+                put_bulk(out, b);
+            }
+        }
+        Reply::Packed(p) | Reply::PackedMap(p) | Reply::PackedSet(p) => {
             put_header(out, b'*', p.len() as i64);
             // Headers and CRLFs: at most 16 bytes per element, and the
             // slack `put_bulk` reserves for its fixed-size header copy.
@@ -392,6 +406,9 @@ mod tests {
             sized[..8].iter().map(|v| v.as_slice()).collect(),
         ));
         shapes.push(Reply::PackedMap(Packed::default()));
+        shapes.push(Reply::PackedSet(
+            sized.iter().map(|v| v.as_slice()).collect(),
+        ));
         shapes.push(Reply::Bulks(
             sized.iter().cloned().map(Bytes::from).collect(),
         ));
@@ -415,6 +432,16 @@ mod tests {
                     // The same for a RESP3 map (a HashMap there).
                     (Protocol::Resp3, Reply::PackedMap(p)) => {
                         slow.extend_from_slice(format!("%{}\r\n", p.len() / 2).as_bytes());
+                        for b in p.iter() {
+                            encode_generic(
+                                &mut slow,
+                                Reply::Bulk(Bytes::copy_from_slice(b)),
+                                Protocol::Resp3,
+                            );
+                        }
+                    }
+                    (Protocol::Resp3, Reply::PackedSet(p)) => {
+                        slow.extend_from_slice(format!("~{}\r\n", p.len()).as_bytes());
                         for b in p.iter() {
                             encode_generic(
                                 &mut slow,

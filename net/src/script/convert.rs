@@ -58,7 +58,7 @@ fn to_lua(lua: &Lua, reply: Reply, depth: usize) -> mlua::Result<Value> {
         Reply::Nil | Reply::NilArray | Reply::Silent => Ok(Value::Boolean(false)),
         Reply::Array(items) | Reply::Set(items) => array(items),
         Reply::Bulks(items) => strings(lua, items.iter().map(|b| b.as_ref())),
-        Reply::Packed(p) | Reply::PackedMap(p) => strings(lua, p.iter()),
+        Reply::Packed(p) | Reply::PackedMap(p) | Reply::PackedSet(p) => strings(lua, p.iter()),
         Reply::Map(pairs) => array(pairs.into_iter().flat_map(|(k, v)| [k, v]).collect()),
         Reply::Double(d) => string(format_double(d).as_bytes()),
         Reply::Verbatim(s) => string(s.as_bytes()),

@@ -13,6 +13,7 @@ use super::sample;
 use super::sample::Picker;
 use crate::error::OpResult;
 use crate::op::Output;
+use crate::op::Packed;
 use crate::op::SetOp;
 use crate::op::set::SetAlgebra;
 use crate::shard::Shard;
@@ -145,10 +146,16 @@ pub fn op_srem(sh: &mut Shard, key: &[u8], members: &[Bytes], now: i64) -> OpRes
 }
 
 pub fn op_smembers(sh: &Shard, key: &[u8], now: i64) -> OpResult<Output> {
-    match load(sh, key, now)? {
-        Some(s) => Ok(bulks(all_members(sh, key, &s)?)),
-        None => Ok(Output::Array(Vec::new())),
-    }
+    let Some(s) = load(sh, key, now)? else {
+        return Ok(Output::Array(Vec::new()));
+    };
+    // One buffer for the whole reply (see `op::Packed`).
+    let mut out = Packed::with_capacity(s.size.min(4096) as usize, 16);
+    sh.sub_scan(key, s.version, b"", None, false, |m, _| {
+        out.push(m);
+        true
+    })?;
+    Ok(Output::Packed(out))
 }
 
 pub fn op_sismember(sh: &Shard, key: &[u8], member: &[u8], now: i64) -> OpResult<Output> {
@@ -445,8 +452,9 @@ mod tests {
     use crate::shard::test_bytes as b;
     use crate::shard::test_shard as shard;
 
+    /// Runs `op`; a packed answer comes back as the bulks it stands for.
     fn run(sh: &mut Shard, op: SetOp) -> OpResult<Output> {
-        sh.execute(Op::Sets(op), 1000)
+        sh.execute(Op::Sets(op), 1000).map(Output::unpacked)
     }
 
     fn sadd(sh: &mut Shard, key: &str, members: &[&str]) -> Output {

@@ -36,7 +36,7 @@ pub fn op_sort_source(sh: &mut Shard, key: &Bytes, now: i64) -> OpResult<Output>
             now,
         )?
         .unpacked(),
-        Some(RedisType::Set) => set::execute(sh, SetOp::Members(key.clone()), now)?,
+        Some(RedisType::Set) => set::execute(sh, SetOp::Members(key.clone()), now)?.unpacked(),
         Some(RedisType::ZSet) => {
             let query = RangeQuery {
                 spec: RangeSpec::Rank { start: 0, stop: -1 },
