@@ -285,8 +285,9 @@ impl ShardStore {
             .any(|r| r.visible && key >= r.from.as_slice() && key < r.to.as_slice())
     }
 
-    /// Merges the overlay (which wins on equal keys) with a database
-    /// iterator over the same bounds, skipping range-deleted database keys.
+    /// Walks `[from, to)`: from the scan cache when the range lies inside a
+    /// collection it holds (or can fill, see `scan_cache`) and this tick
+    /// has no writes or range deletes there; otherwise [`Self::scan_merged`].
     fn scan_dir(
         &self,
         from: &[u8],
@@ -397,7 +398,8 @@ impl ShardStore {
         Ok(scans.get(prefix).is_some())
     }
 
-    /// [`Self::scan_dir`] over the overlay merged with a RocksDB iterator.
+    /// Merges the overlay (which wins on equal keys) with a database
+    /// iterator over the same bounds, skipping range-deleted database keys.
     fn scan_merged(
         &self,
         from: &[u8],
