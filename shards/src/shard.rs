@@ -461,12 +461,9 @@ impl Shard {
         fields: impl IntoIterator<Item = F>,
         mut f: impl FnMut(Option<&[u8]>),
     ) -> OpResult<()> {
-        let mut k = keys::subkey_with_room(key, version, 16);
-        let n = k.len();
+        let mut k = keys::SubKeys::new(key, version);
         for field in fields {
-            k.truncate(n);
-            k.extend_from_slice(field.as_ref());
-            self.store.get_with(&k, &mut f)?;
+            self.store.get_with(k.of(field.as_ref()), &mut f)?;
         }
         Ok(())
     }
@@ -481,13 +478,10 @@ impl Shard {
         fields: impl IntoIterator<Item = F>,
         mut f: impl FnMut(Option<&[u8]>),
     ) -> usize {
-        let mut k = keys::subkey_with_room(key, version, 16);
-        let n = k.len();
+        let mut k = keys::SubKeys::new(key, version);
         let mut answered = 0;
         for field in fields {
-            k.truncate(n);
-            k.extend_from_slice(field.as_ref());
-            if self.store.get_known(&k, &mut f).is_err() {
+            if self.store.get_known(k.of(field.as_ref()), &mut f).is_err() {
                 break;
             }
             answered += 1;
@@ -602,12 +596,9 @@ impl Shard {
         reverse: bool,
         mut f: impl FnMut(&[u8]),
     ) -> OpResult<()> {
-        let mut k = keys::subkey_with_room(key, version, 16);
-        let n = k.len();
+        let mut k = keys::SubKeys::new(key, version);
         self.sub_scan(key, version, from, Some(to), reverse, |field, v| {
-            k.truncate(n);
-            k.extend_from_slice(field);
-            self.store.remember(&k, v);
+            self.store.remember(k.of(field), v);
             f(v);
             true
         })

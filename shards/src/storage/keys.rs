@@ -42,6 +42,30 @@ pub fn subkey_with_room(user_key: &[u8], version: u64, extra: usize) -> Vec<u8> 
     k
 }
 
+/// Sub-keys of one collection version built one after another in one
+/// buffer: the prefix is written once, each field replaces the last.
+pub struct SubKeys {
+    buf: Vec<u8>,
+    prefix: usize,
+}
+
+impl SubKeys {
+    pub fn new(user_key: &[u8], version: u64) -> Self {
+        let buf = subkey_with_room(user_key, version, 16);
+        SubKeys {
+            prefix: buf.len(),
+            buf,
+        }
+    }
+
+    /// The sub-key of `field`.
+    pub fn of(&mut self, field: &[u8]) -> &[u8] {
+        self.buf.truncate(self.prefix);
+        self.buf.extend_from_slice(field);
+        &self.buf
+    }
+}
+
 /// The sub-key of `field` in `user_key`'s collection at `version`.
 pub fn subkey(user_key: &[u8], version: u64, field: &[u8]) -> Vec<u8> {
     let mut k = subkey_with_room(user_key, version, field.len());

@@ -45,7 +45,8 @@ const MAX_SEEN_BYTES: usize = 4 << 20;
 
 #[derive(Default)]
 pub struct ScanCache {
-    by_prefix: HashMap<Vec<u8>, Records>,
+    /// Records and their estimated bytes, by collection prefix.
+    by_prefix: HashMap<Vec<u8>, (Records, usize)>,
     bytes: usize,
     /// Collections read in part (a rank or score range of a zset, an
     /// LRANGE...) since their last write: `true` once a whole read found
@@ -74,33 +75,68 @@ pub fn subkey_prefix_of(key: &[u8]) -> Option<&[u8]> {
     key.get(..end)
 }
 
-/// Estimated memory of an entry.
-fn cost(prefix: &[u8], records: &Records) -> usize {
-    prefix.len()
-        + RECORD_COST
-        + records
-            .iter()
-            .map(|(k, v)| k.len() + v.len() + RECORD_COST)
-            .sum::<usize>()
+/// A collection's records gathered by a scan, in scan order, with their
+/// estimated memory, until they pass the bounds of what is kept (then
+/// only refused, not copied). The one place those bounds are checked.
+pub struct Collector {
+    records: Records,
+    /// Estimated bytes of the entry: its prefix and every record.
+    bytes: usize,
+    over: bool,
+}
+
+impl Collector {
+    /// For the collection at `prefix`.
+    pub fn new(prefix: &[u8]) -> Self {
+        Collector {
+            records: Vec::new(),
+            bytes: prefix.len() + RECORD_COST,
+            over: false,
+        }
+    }
+
+    /// Adds a record; false once the collection is too big to keep.
+    pub fn push(&mut self, k: &[u8], v: &[u8]) -> bool {
+        if self.over {
+            return false;
+        }
+        self.bytes += k.len() + v.len() + RECORD_COST;
+        if self.records.len() == MAX_RECORDS || self.bytes > MAX_COLLECTION_BYTES {
+            self.over = true;
+            self.records = Vec::new();
+            return false;
+        }
+        self.records.push((k.to_vec(), v.to_vec()));
+        true
+    }
 }
 
 impl ScanCache {
     pub fn get(&self, prefix: &[u8]) -> Option<&Records> {
-        self.by_prefix.get(prefix)
+        self.by_prefix.get(prefix).map(|(r, _)| r)
     }
 
-    /// Keeps `records` as everything under `prefix`, if small enough.
-    pub fn insert(&mut self, prefix: &[u8], records: Records) {
-        let bytes = cost(prefix, &records);
-        if records.len() > MAX_RECORDS || bytes > MAX_COLLECTION_BYTES {
-            return;
+    /// Keeps what `c` collected as everything under `prefix` (read
+    /// backwards when `reversed`) and answers true; false, and noted until
+    /// the next write, when it was too big.
+    pub fn keep(&mut self, prefix: &[u8], c: Collector, reversed: bool) -> bool {
+        if c.over {
+            self.too_big(prefix);
+            return false;
+        }
+        let Collector {
+            mut records, bytes, ..
+        } = c;
+        if reversed {
+            records.reverse();
         }
         self.forget(prefix);
         if self.bytes + bytes > MAX_BYTES {
             self.clear();
         }
         self.bytes += bytes;
-        self.by_prefix.insert(prefix.to_vec(), records);
+        self.by_prefix.insert(prefix.to_vec(), (records, bytes));
+        true
     }
 
     /// Notes a partial read of the collection at `prefix`, which is not
@@ -118,7 +154,7 @@ impl ScanCache {
     }
 
     /// A read found the collection at `prefix` too big to keep.
-    pub fn too_big(&mut self, prefix: &[u8]) {
+    fn too_big(&mut self, prefix: &[u8]) {
         self.see(prefix, true);
     }
 
@@ -175,8 +211,8 @@ impl ScanCache {
         if self.seen.remove(prefix).is_some() {
             self.seen_bytes -= prefix.len() + RECORD_COST;
         }
-        if let Some(old) = self.by_prefix.remove(prefix) {
-            self.bytes -= cost(prefix, &old);
+        if let Some((_, bytes)) = self.by_prefix.remove(prefix) {
+            self.bytes -= bytes;
         }
     }
 }
@@ -185,14 +221,14 @@ impl ScanCache {
 mod tests {
     use super::*;
 
-    fn records(prefix: &[u8], n: usize) -> Records {
-        (0..n)
-            .map(|i| {
-                let mut k = prefix.to_vec();
-                k.extend_from_slice(format!("f{i:04}").as_bytes());
-                (k, b"v".to_vec())
-            })
-            .collect()
+    fn records(prefix: &[u8], n: usize) -> Collector {
+        let mut c = Collector::new(prefix);
+        for i in 0..n {
+            let mut k = prefix.to_vec();
+            k.extend_from_slice(format!("f{i:04}").as_bytes());
+            c.push(&k, b"v");
+        }
+        c
     }
 
     #[test]
@@ -211,16 +247,16 @@ mod tests {
     fn writes_and_range_deletes_drop_what_they_touch() {
         let (a, b) = (keys::subkey_prefix(b"a", 1), keys::subkey_prefix(b"b", 1));
         let mut c = ScanCache::default();
-        c.insert(&a, records(&a, 3));
-        c.insert(&b, records(&b, 3));
+        assert!(c.keep(&a, records(&a, 3), false));
+        assert!(c.keep(&b, records(&b, 3), false));
         c.touched(&keys::meta_key(b"a"));
         assert!(c.get(&a).is_some(), "a metadata write is no sub-key write");
         c.touched(&keys::subkey(b"a", 1, b"new"));
         assert!(c.get(&a).is_none() && c.get(&b).is_some());
-        c.insert(&a, records(&a, 3));
+        assert!(c.keep(&a, records(&a, 3), false));
         c.touched_range(&keys::subkey(b"b", 1, b"f0001"), &keys::prefix_end(&b));
         assert!(c.get(&b).is_none() && c.get(&a).is_some());
-        c.insert(&b, records(&b, 3));
+        assert!(c.keep(&b, records(&b, 3), false));
         c.touched_range(&[keys::SUBKEY], b"t");
         assert!(c.get(&a).is_none() && c.get(&b).is_none());
         assert_eq!(c.bytes, 0);
@@ -247,9 +283,12 @@ mod tests {
     fn big_collections_are_not_kept() {
         let a = keys::subkey_prefix(b"a", 1);
         let mut c = ScanCache::default();
-        c.insert(&a, records(&a, MAX_RECORDS + 1));
-        assert!(c.get(&a).is_none());
-        c.insert(&a, records(&a, MAX_RECORDS));
-        assert_eq!(c.get(&a).map(|r| r.len()), Some(MAX_RECORDS));
+        assert!(!c.keep(&a, records(&a, MAX_RECORDS + 1), false));
+        assert!(c.get(&a).is_none() && c.known_big(&a));
+        assert!(c.keep(&a, records(&a, MAX_RECORDS), true));
+        let kept = c.get(&a).unwrap();
+        assert_eq!(kept.len(), MAX_RECORDS);
+        // `reversed` turns a backwards walk's order around.
+        assert!(kept.first().unwrap().0 > kept.last().unwrap().0);
     }
 }

@@ -32,6 +32,7 @@ use rocksdb::WriteOptions;
 use super::keys;
 use super::read_cache::ReadCache;
 use super::scan_cache;
+use super::scan_cache::Collector;
 use super::scan_cache::ScanCache;
 use crate::error::OpResult;
 
@@ -331,7 +332,7 @@ impl ShardStore {
             } else {
                 // A whole collection: remember it if it is small and `f`
                 // reads it to the end.
-                let mut records = Collected::default();
+                let mut records = Collector::new(prefix);
                 let mut complete = true;
                 self.scan_merged(from, to, reverse, |k, v| {
                     records.push(k, v);
@@ -340,15 +341,7 @@ impl ShardStore {
                 })?;
                 if complete {
                     if let Ok(mut scans) = self.scans.try_borrow_mut() {
-                        match records.done() {
-                            Some(mut r) => {
-                                if reverse {
-                                    r.reverse();
-                                }
-                                scans.insert(prefix, r);
-                            }
-                            None => scans.too_big(prefix),
-                        }
+                        scans.keep(prefix, records, reverse);
                     }
                 }
                 return Ok(());
@@ -385,17 +378,12 @@ impl ShardStore {
     /// Reads the whole collection at `prefix` into the scan cache; false
     /// (and noted) when it is too big to keep.
     fn fill(&self, prefix: &[u8], prefix_end: &[u8]) -> OpResult<bool> {
-        let mut records = Collected::default();
+        let mut records = Collector::new(prefix);
         self.scan_merged(prefix, prefix_end, false, |k, v| records.push(k, v))?;
-        let Ok(mut scans) = self.scans.try_borrow_mut() else {
-            return Ok(false);
-        };
-        let Some(records) = records.done() else {
-            scans.too_big(prefix);
-            return Ok(false);
-        };
-        scans.insert(prefix, records);
-        Ok(scans.get(prefix).is_some())
+        Ok(self
+            .scans
+            .try_borrow_mut()
+            .is_ok_and(|mut scans| scans.keep(prefix, records, false)))
     }
 
     /// Merges the overlay (which wins on equal keys) with a database
@@ -546,39 +534,6 @@ fn step(it: &mut rocksdb::DBRawIteratorWithThreadMode<'_, DB>, reverse: bool) {
         it.prev();
     } else {
         it.next();
-    }
-}
-
-/// Records of one collection gathered by a scan for the scan cache, until
-/// they pass its bounds (then only counted, not copied).
-#[derive(Default)]
-struct Collected {
-    records: scan_cache::Records,
-    bytes: usize,
-    over: bool,
-}
-
-impl Collected {
-    /// Adds a record; false once the collection is too big to keep.
-    fn push(&mut self, k: &[u8], v: &[u8]) -> bool {
-        if self.over {
-            return false;
-        }
-        self.bytes += k.len() + v.len() + scan_cache::RECORD_COST;
-        if self.records.len() == scan_cache::MAX_RECORDS
-            || self.bytes > scan_cache::MAX_COLLECTION_BYTES
-        {
-            self.over = true;
-            self.records = Vec::new();
-            return false;
-        }
-        self.records.push((k.to_vec(), v.to_vec()));
-        true
-    }
-
-    /// The records, or None when they were too many.
-    fn done(self) -> Option<scan_cache::Records> {
-        (!self.over).then_some(self.records)
     }
 }
 
