@@ -497,6 +497,27 @@ impl Shard {
         }
     }
 
+    /// [`Self::sub_put`] of a hash field, set member or zset member
+    /// record: kept in the read cache after commit, because the next write
+    /// of the same field asks whether it exists (`ShardStore::put_member`).
+    pub fn sub_put_member(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
+        self.fresh.added(key, version, field);
+        self.store
+            .put_member(keys::subkey(key, version, field), value);
+        if !self.watch.is_empty() {
+            self.watch.touch(key, true);
+        }
+    }
+
+    /// Whether `field` exists in the collection version: cheaper than
+    /// [`Self::sub_get`] when the read cache knows only that it exists.
+    pub fn sub_exists(&self, key: &[u8], version: u64, field: &[u8]) -> OpResult<bool> {
+        if self.fresh.absent(key, version, field) {
+            return Ok(false);
+        }
+        self.store.exists(&keys::subkey(key, version, field))
+    }
+
     pub fn sub_delete(&mut self, key: &[u8], version: u64, field: &[u8]) {
         self.store.delete(keys::subkey(key, version, field));
         if !self.watch.is_empty() {

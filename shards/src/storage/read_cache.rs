@@ -34,6 +34,11 @@ enum Cached {
     Inline { len: u8, data: [u8; INLINE_VALUE] },
     /// A longer value, shared with whoever read it.
     Shared(Bytes),
+    /// The key exists; its value is not kept. Written by a command that
+    /// only ever asks whether the record exists (HSET, SADD: their reply
+    /// counts new fields), so caching the value would only cost memory.
+    /// Value readers treat it as not cached.
+    Present,
 }
 
 impl Cached {
@@ -52,21 +57,25 @@ impl Cached {
         }
     }
 
-    fn value(&self) -> Option<Bytes> {
-        match self {
+    /// The record, or `None` when only its existence is known.
+    fn value(&self) -> Option<Option<Bytes>> {
+        Some(match self {
             Cached::Absent => None,
             Cached::Inline { len, data } => Some(Bytes::copy_from_slice(&data[..*len as usize])),
             Cached::Shared(v) => Some(v.clone()),
-        }
+            Cached::Present => return None,
+        })
     }
 
-    /// The value in place, for readers that copy it out.
-    fn borrow(&self) -> Option<&[u8]> {
-        match self {
+    /// The value in place, for readers that copy it out; `None` when only
+    /// its existence is known.
+    fn borrow(&self) -> Option<Option<&[u8]>> {
+        Some(match self {
             Cached::Absent => None,
             Cached::Inline { len, data } => Some(&data[..*len as usize]),
             Cached::Shared(v) => Some(v),
-        }
+            Cached::Present => return None,
+        })
     }
 
     /// Heap bytes held outside the bucket.
@@ -136,7 +145,15 @@ impl ReadCache {
         let h = self.hash(key);
         self.segments[Self::segment(h)]
             .find(h, |s| s.key.as_slice() == key)
-            .map(|s| s.value.value())
+            .and_then(|s| s.value.value())
+    }
+
+    /// `Some(exists)` when the cache knows whether `key` exists.
+    pub fn contains(&self, key: &[u8]) -> Option<bool> {
+        let h = self.hash(key);
+        self.segments[Self::segment(h)]
+            .find(h, |s| s.key.as_slice() == key)
+            .map(|s| !matches!(s.value, Cached::Absent))
     }
 
     /// Like [`Self::get`], lending the record instead of handing out a
@@ -145,16 +162,32 @@ impl ReadCache {
         let h = self.hash(key);
         self.segments[Self::segment(h)]
             .find(h, |s| s.key.as_slice() == key)
-            .map(|s| s.value.borrow())
+            .and_then(|s| s.value.borrow())
     }
 
     pub fn insert(&mut self, key: &[u8], value: Option<Bytes>) {
+        self.put(key, Cached::new(value));
+    }
+
+    /// Caches a record just written by a command that will only ask
+    /// whether it exists: its value if that fits in the bucket, else just
+    /// that it exists (no heap copy of a long value nobody reads back).
+    pub fn insert_written(&mut self, key: &[u8], value: Bytes) {
+        let cached = if value.len() <= INLINE_VALUE {
+            Cached::new(Some(value))
+        } else {
+            Cached::Present
+        };
+        self.put(key, cached);
+    }
+
+    fn put(&mut self, key: &[u8], value: Cached) {
         if self.limit == 0 {
             return;
         }
         let slot = Slot {
             key: SmallVec::from_slice(key),
-            value: Cached::new(value),
+            value,
         };
         let cost = slot.cost();
         if cost > self.limit / 16 {
@@ -255,6 +288,17 @@ mod tests {
         assert_eq!(c.get(b"gone"), Some(None));
         assert_eq!(c.get(b"empty"), Some(Some(Bytes::new())));
         assert_eq!(c.get(b"never"), None);
+        assert_eq!(c.contains(b"gone"), Some(false));
+        assert_eq!(c.contains(b"never"), None);
+        // A long written value is kept as "exists" only: value readers miss.
+        c.insert_written(b"written", Bytes::from(vec![b'w'; INLINE_VALUE + 1]));
+        assert_eq!(c.contains(b"written"), Some(true));
+        assert_eq!((c.get(b"written"), c.get_ref(b"written")), (None, None));
+        c.insert_written(b"short-written", Bytes::from_static(b"sw"));
+        assert_eq!(
+            c.get(b"short-written"),
+            Some(Some(Bytes::from_static(b"sw")))
+        );
         c.insert(b"short", Some(Bytes::from_static(b"xyz")));
         assert_eq!(c.get(b"short"), Some(Some(Bytes::from_static(b"xyz"))));
         c.remove(b"short");

@@ -43,11 +43,11 @@ pub fn op_hset(
     let mut h = load_or_new(sh, key, now)?;
     let mut added = 0;
     for (f, v) in pairs {
-        let exists = sh.sub_get(key, h.version, &f)?.is_some();
+        let exists = sh.sub_exists(key, h.version, &f)?;
         if nx && exists {
             continue;
         }
-        sh.sub_put(key, h.version, &f, v.to_vec());
+        sh.sub_put_member(key, h.version, &f, v.to_vec());
         if !exists {
             added += 1;
             h.size += 1;
@@ -84,7 +84,7 @@ pub fn op_hdel(sh: &mut Shard, key: &[u8], fields: &[Bytes], now: i64) -> OpResu
     };
     let mut removed = 0;
     for f in fields {
-        if sh.sub_get(key, h.version, f)?.is_some() {
+        if sh.sub_exists(key, h.version, f)? {
             sh.sub_delete(key, h.version, f);
             removed += 1;
             h.size -= 1;
@@ -107,7 +107,7 @@ pub fn op_hexists(sh: &Shard, key: &[u8], field: &[u8], now: i64) -> OpResult<Ou
         return Ok(Output::Int(0));
     };
     Ok(Output::Int(i64::from(
-        sh.sub_get(key, h.version, field)?.is_some(),
+        sh.sub_exists(key, h.version, field)?,
     )))
 }
 
@@ -262,7 +262,7 @@ pub fn op_hincrby(
         None => 0,
     };
     let new = cur.checked_add(delta).ok_or(OpError::Overflow)?;
-    sh.sub_put(key, h.version, field, new.to_string().into_bytes());
+    sh.sub_put_member(key, h.version, field, new.to_string().into_bytes());
     if old.is_none() {
         h.size += 1;
     }
@@ -288,7 +288,7 @@ pub fn op_hincrbyfloat(
         return Err(OpError::NanOrInfinity);
     }
     let text = format_f64(new);
-    sh.sub_put(key, h.version, field, text.clone().into_bytes());
+    sh.sub_put_member(key, h.version, field, text.clone().into_bytes());
     if old.is_none() {
         h.size += 1;
     }

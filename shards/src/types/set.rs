@@ -55,7 +55,7 @@ fn store(sh: &mut Shard, key: &[u8], s: &Set) {
 }
 
 fn contains(sh: &Shard, key: &[u8], s: &Set, member: &[u8]) -> OpResult<bool> {
-    Ok(sh.sub_get(key, s.version, member)?.is_some())
+    sh.sub_exists(key, s.version, member)
 }
 
 /// Every member of `s`, in member order.
@@ -116,7 +116,7 @@ pub fn op_sadd(sh: &mut Shard, key: &[u8], members: &[Bytes], now: i64) -> OpRes
     let mut added = 0;
     for m in members {
         if !contains(sh, key, &s, m)? {
-            sh.sub_put(key, s.version, m, Vec::new());
+            sh.sub_put_member(key, s.version, m, Vec::new());
             s.size += 1;
             added += 1;
         }

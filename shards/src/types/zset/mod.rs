@@ -211,7 +211,7 @@ fn score_of(sh: &Shard, key: &[u8], z: &ZSet, member: &[u8]) -> OpResult<Option<
 /// Writes both sub-keys of `member` with `score` (no size change).
 fn put_member(sh: &mut Shard, key: &[u8], z: &ZSet, member: &[u8], score: f64) {
     let score = normalize(score);
-    sh.sub_put(
+    sh.sub_put_member(
         key,
         z.version,
         &member_field(member),
