@@ -10,8 +10,9 @@
 //!
 //! A collection version handed out by `collection::load_or_new` is fresh
 //! (versions are never reused, so it has no sub-keys yet), and every
-//! sub-key write goes through `Shard::sub_put`, which records the field's
-//! fingerprint here. So for a tracked version, a fingerprint that is not
+//! sub-key write goes through `Shard::sub_put` or `sub_put_member`, which
+//! record the field's fingerprint here. (`sub_put_scanned` does not: zset
+//! score-index entries are only ever scanned, never asked about here.) So for a tracked version, a fingerprint that is not
 //! here means the field does not exist. A fingerprint that is here (a
 //! field written, maybe deleted since, or a hash collision) or a version
 //! not tracked means "ask RocksDB", exactly as before. Forgetting is

@@ -509,6 +509,19 @@ impl Shard {
         }
     }
 
+    /// [`Self::sub_put`] of a record that is only ever scanned, never read
+    /// by field (a zset's score-index entry): it skips the fresh-fields
+    /// index, which would otherwise hold two fingerprints per ZADD member
+    /// and fill its bound twice as fast. Never use it for a field that
+    /// `sub_get`/`sub_exists` may ask about: to them an unrecorded field of
+    /// a fresh collection reads as absent.
+    pub fn sub_put_scanned(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
+        self.store.put(keys::subkey(key, version, field), value);
+        if !self.watch.is_empty() {
+            self.watch.touch(key, true);
+        }
+    }
+
     /// Whether `field` exists in the collection version: cheaper than
     /// [`Self::sub_get`] when the read cache knows only that it exists.
     pub fn sub_exists(&self, key: &[u8], version: u64, field: &[u8]) -> OpResult<bool> {

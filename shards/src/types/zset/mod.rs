@@ -219,7 +219,7 @@ fn put_member(sh: &mut Shard, key: &[u8], z: &ZSet, member: &[u8], score: f64) {
     );
     let index = index_field(score, member);
     sh.zset_bounds_mut().added(key, z.version, &index);
-    sh.sub_put(key, z.version, &index, Vec::new());
+    sh.sub_put_scanned(key, z.version, &index, Vec::new());
 }
 
 /// Removes both sub-keys of `member`, whose score is `score`.
