@@ -674,11 +674,19 @@ impl Shard {
     /// The shard's column family was replaced under it (snapshot install):
     /// forget cached reads and take the new counters.
     pub fn installed(&mut self, keys: u64, expires: u64) {
+        self.forget_derived();
+        self.stats.keys = keys;
+        self.stats.expires = expires;
+    }
+
+    /// Drops everything this shard knows about its column family besides
+    /// RocksDB itself (read and scan caches, fresh fields, zset pop
+    /// bounds): after a snapshot install, or one that failed part-way and
+    /// may have replaced the column family anyway.
+    pub fn forget_derived(&mut self) {
         self.store.clear_cache();
         self.zset_bounds.clear();
         self.fresh.clear();
-        self.stats.keys = keys;
-        self.stats.expires = expires;
     }
 
     /// Writes this tick's pending batch to RocksDB.

@@ -255,8 +255,8 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
             Err(e) => {
                 // The column family may have been replaced before the
                 // failure (the file work comes after the write): nothing
-                // cached from before may answer for it.
-                self.shard.borrow_mut().store_mut().clear_cache();
+                // cached or indexed from before may answer for it.
+                self.shard.borrow_mut().forget_derived();
                 return Err(e);
             }
         };
