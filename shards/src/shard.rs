@@ -324,9 +324,7 @@ impl Shard {
             }
         }
         self.store.put(keys::meta_key(key), new.encode());
-        if !self.watch.is_empty() {
-            self.watch.touch(key, true);
-        }
+        self.touched(key);
         if !self.blocked_keys.is_empty() && self.blocked_keys.contains(key) {
             self.ready_keys.push(Bytes::copy_from_slice(key));
         }
@@ -492,6 +490,12 @@ impl Shard {
     pub fn sub_put(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
         self.fresh.added(key, version, field);
         self.store.put(keys::subkey(key, version, field), value);
+        self.touched(key);
+    }
+
+    /// A record of `key` (its metadata or a sub-key) was written or a
+    /// sub-key deleted, `key` itself still existing: WATCHers see it.
+    fn touched(&mut self, key: &[u8]) {
         if !self.watch.is_empty() {
             self.watch.touch(key, true);
         }
@@ -504,9 +508,7 @@ impl Shard {
         self.fresh.added(key, version, field);
         self.store
             .put_member(keys::subkey(key, version, field), value);
-        if !self.watch.is_empty() {
-            self.watch.touch(key, true);
-        }
+        self.touched(key);
     }
 
     /// [`Self::sub_put`] of a record that is only ever scanned, never read
@@ -517,9 +519,7 @@ impl Shard {
     /// a fresh collection reads as absent.
     pub fn sub_put_scanned(&mut self, key: &[u8], version: u64, field: &[u8], value: Vec<u8>) {
         self.store.put(keys::subkey(key, version, field), value);
-        if !self.watch.is_empty() {
-            self.watch.touch(key, true);
-        }
+        self.touched(key);
     }
 
     /// Whether `field` exists in the collection version: cheaper than
@@ -533,9 +533,7 @@ impl Shard {
 
     pub fn sub_delete(&mut self, key: &[u8], version: u64, field: &[u8]) {
         self.store.delete(keys::subkey(key, version, field));
-        if !self.watch.is_empty() {
-            self.watch.touch(key, true);
-        }
+        self.touched(key);
     }
 
     /// WATCH: registers `ks` and answers `[epoch, expired]` per key.

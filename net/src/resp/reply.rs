@@ -430,18 +430,12 @@ mod tests {
                     // dedupes (the three nulls here) and reorders. Redis
                     // writes a set's elements as given, and so do we.
                     // The same for a RESP3 map (a HashMap there).
-                    (Protocol::Resp3, Reply::PackedMap(p)) => {
-                        slow.extend_from_slice(format!("%{}\r\n", p.len() / 2).as_bytes());
-                        for b in p.iter() {
-                            encode_generic(
-                                &mut slow,
-                                Reply::Bulk(Bytes::copy_from_slice(b)),
-                                Protocol::Resp3,
-                            );
-                        }
-                    }
-                    (Protocol::Resp3, Reply::PackedSet(p)) => {
-                        slow.extend_from_slice(format!("~{}\r\n", p.len()).as_bytes());
+                    (Protocol::Resp3, Reply::PackedMap(p) | Reply::PackedSet(p)) => {
+                        let head = match r {
+                            Reply::PackedMap(_) => format!("%{}\r\n", p.len() / 2),
+                            _ => format!("~{}\r\n", p.len()),
+                        };
+                        slow.extend_from_slice(head.as_bytes());
                         for b in p.iter() {
                             encode_generic(
                                 &mut slow,

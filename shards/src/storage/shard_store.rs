@@ -105,17 +105,18 @@ impl ShardStore {
             .expect("data column family vanished")
     }
 
-    /// Reads `key`, seeing this tick's uncommitted writes.
-    pub fn get(&self, key: &[u8]) -> OpResult<Option<Bytes>> {
+    /// This tick's own answer for `key`: its last write, or absent under
+    /// a pending range delete. `None` when the tick has not touched it.
+    fn this_tick(&self, key: &[u8]) -> Option<Option<&Bytes>> {
         if let Some(p) = self.overlay.get(key) {
-            return Ok(p.value.clone());
+            return Some(p.value.as_ref());
         }
-        if self.deleted(key) {
-            return Ok(None);
-        }
-        if let Some(v) = self.cache.borrow().get(key) {
-            return Ok(v);
-        }
+        self.deleted(key).then_some(None)
+    }
+
+    /// Reads `key` from RocksDB (the caller found it neither in this tick
+    /// nor in the read cache) and caches what it found.
+    fn fetch(&self, key: &[u8]) -> OpResult<Option<Bytes>> {
         let v = self
             .db
             .get_pinned_cf(self.cf(), key)?
@@ -124,30 +125,31 @@ impl ShardStore {
         Ok(v)
     }
 
+    /// Reads `key`, seeing this tick's uncommitted writes.
+    pub fn get(&self, key: &[u8]) -> OpResult<Option<Bytes>> {
+        if let Some(v) = self.this_tick(key) {
+            return Ok(v.cloned());
+        }
+        if let Some(v) = self.cache.borrow().get(key) {
+            return Ok(v);
+        }
+        self.fetch(key)
+    }
+
     /// Like [`Self::get`], lending the record to `f`: range reads copy
     /// each value straight into their reply instead of sharing it.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(Option<&[u8]>) -> R) -> OpResult<R> {
-        let f = match self.get_known(key, f) {
-            Ok(r) => return Ok(r),
-            Err(f) => f,
-        };
-        let v = self
-            .db
-            .get_pinned_cf(self.cf(), key)?
-            .map(|p| Bytes::copy_from_slice(&p));
-        let r = f(v.as_deref());
-        self.cache.borrow_mut().insert(key, v);
-        Ok(r)
+        match self.get_known(key, f) {
+            Ok(r) => Ok(r),
+            Err(f) => Ok(f(self.fetch(key)?.as_deref())),
+        }
     }
 
     /// [`Self::get_with`] without going to RocksDB: `Err(f)` back when
     /// neither this tick's writes nor the read cache know `key`.
     pub fn get_known<R, F: FnOnce(Option<&[u8]>) -> R>(&self, key: &[u8], f: F) -> Result<R, F> {
-        if let Some(p) = self.overlay.get(key) {
-            return Ok(f(p.value.as_deref()));
-        }
-        if self.deleted(key) {
-            return Ok(f(None));
+        if let Some(v) = self.this_tick(key) {
+            return Ok(f(v.map(|b| b.as_ref())));
         }
         match self.cache.borrow().get_ref(key) {
             Some(v) => Ok(f(v)),
@@ -173,16 +175,13 @@ impl ShardStore {
     /// [`Self::get`] it is answered by a read-cache entry that knows only
     /// that the record exists ([`Self::put_member`]).
     pub fn exists(&self, key: &[u8]) -> OpResult<bool> {
-        if let Some(p) = self.overlay.get(key) {
-            return Ok(p.value.is_some());
-        }
-        if self.deleted(key) {
-            return Ok(false);
+        if let Some(v) = self.this_tick(key) {
+            return Ok(v.is_some());
         }
         if let Some(known) = self.cache.borrow().contains(key) {
             return Ok(known);
         }
-        Ok(self.get(key)?.is_some())
+        Ok(self.fetch(key)?.is_some())
     }
 
     pub fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
@@ -286,17 +285,13 @@ impl ShardStore {
         let written = self.db.write_opt(batch, &self.write_opts);
         self.ranges.clear();
         let mut cache = self.cache.borrow_mut();
+        let landed = written.is_ok();
         for (k, p) in std::mem::take(&mut self.overlay) {
-            match (written.is_ok(), p) {
-                (true, p) if k.first() == Some(&keys::META) => cache.insert(&k, p.value),
-                (
-                    true,
-                    Pending {
-                        value: Some(v),
-                        remember: true,
-                    },
-                ) => cache.insert_written(&k, v),
-                // Nobody asked to keep it, or the write failed: forget it.
+            match p.value {
+                _ if !landed => cache.remove(&k),
+                v if k.first() == Some(&keys::META) => cache.insert(&k, v),
+                Some(v) if p.remember => cache.insert_written(&k, v),
+                // Nobody asked to keep it: forget it.
                 _ => cache.remove(&k),
             }
         }
