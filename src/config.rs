@@ -58,6 +58,9 @@ pub struct Flags {
     /// Microseconds an idle shard spins before parking its thread; trades CPU for cross-core latency [default: 0]
     #[arg(long = "spin-before-park-us")]
     pub spin_before_park_us: Option<u64>,
+    /// Milliseconds applied writes may be held in memory before they are written to RocksDB in one sorted batch (the Raft log already holds them); 0 = write at every apply [default: 50]
+    #[arg(long = "write-behind-ms")]
+    pub write_behind_ms: Option<u64>,
     /// Milliseconds a reply may wait for a client that does not read before it is disconnected; 0 = never [default: 30000]
     #[arg(long = "client-output-write-timeout")]
     pub client_output_write_timeout: Option<u64>,
@@ -76,6 +79,7 @@ struct FileConfig {
     log_level: Option<String>,
     spin_before_park_us: Option<u64>,
     client_output_write_timeout: Option<u64>,
+    write_behind_ms: Option<u64>,
     cache_mb: Option<usize>,
     block_cache_mb: Option<usize>,
     rocksdb_options: Option<String>,
@@ -106,6 +110,7 @@ pub struct Config {
     pub log_level: String,
     pub spin_before_park_us: u64,
     pub client_output_write_timeout: u64,
+    pub write_behind_ms: u64,
     pub cache_mb: usize,
     pub block_cache_mb: usize,
     pub rocksdb_options: String,
@@ -187,6 +192,11 @@ impl Config {
                 .client_output_write_timeout
                 .or(file.client_output_write_timeout)
                 .unwrap_or(30_000),
+            write_behind_ms: flags
+                .write_behind_ms
+                .or(file.write_behind_ms)
+                .unwrap_or(50)
+                .min(60_000),
         })
     }
 }

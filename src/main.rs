@@ -115,6 +115,7 @@ fn run(config: Config, signals: &libc::sigset_t) -> Result<(), String> {
             reads: config.read_consistency,
             cache_bytes: (config.cache_mb << 20) / config.shards,
             snapshot_every: config.snapshot_every,
+            write_behind: Duration::from_millis(config.write_behind_ms),
         };
         LocalExecutorBuilder::new(placement)
             .name(&format!("shard-{i}"))

@@ -19,6 +19,7 @@ pub struct CoreSnapshot {
     pub clients: usize,
     pub commands: u64,
     pub fsyncs: u64,
+    pub held_writes: u64,
     pub failure: Option<String>,
     pub raft: shardis_shards::core::RaftStatus,
 }
@@ -35,6 +36,7 @@ impl CoreSnapshot {
             clients: cx.clients.borrow().len(),
             commands: cx.commands_processed.get(),
             fsyncs: cx.core.durability().syncs(),
+            held_writes: s.held_writes,
             failure: cx.core.durability().failure(),
             raft: cx.core.raft_status(),
         }
@@ -122,9 +124,10 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
             }
             "persistence" => write!(
                 out,
-                "# Persistence\r\nloading:0\r\naof_enabled:1\r\nappendfsync:{}\r\nfsyncs:{}\r\nstorage_failed:{}\r\n",
+                "# Persistence\r\nloading:0\r\naof_enabled:1\r\nappendfsync:{}\r\nfsyncs:{}\r\nwrite_behind_held:{}\r\nstorage_failed:{}\r\n",
                 o.appendfsync.name(),
                 sum(|c| c.fsyncs),
+                sum(|c| c.held_writes),
                 cores.iter().any(|c| c.failure.is_some()) as u8,
             ),
             "stats" => write!(

@@ -87,6 +87,9 @@ pub struct CoreOptions {
     pub cache_bytes: usize,
     /// Build a snapshot (and purge the log) after this many applied entries.
     pub snapshot_every: u64,
+    /// How long applied writes may be held in memory before they are
+    /// committed to RocksDB (see `storage::shard_store`).
+    pub write_behind: Duration,
 }
 
 /// One leadership check shared by the reads of a tick.
@@ -197,7 +200,9 @@ impl Core {
         inbox: flume::Receiver<ShardMsg>,
         opts: CoreOptions,
     ) -> Result<Rc<Core>, OpError> {
-        let shard = Rc::new(RefCell::new(Shard::open(id, db.clone(), opts.cache_bytes)?));
+        let mut shard = Shard::open(id, db.clone(), opts.cache_bytes)?;
+        shard.set_write_behind(opts.write_behind);
+        let shard = Rc::new(RefCell::new(shard));
         let durability = Durability::start(db.clone(), opts.policy, id.0).map_err(raft_err)?;
         let log = RocksLogStore::new(
             db.clone(),
@@ -228,6 +233,7 @@ impl Core {
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
+        glommio::spawn_local(write_behind(Rc::downgrade(&core), opts.write_behind)).detach();
         if opts.policy == FsyncPolicy::EverySec {
             glommio::spawn_local(fsync_every_second(Rc::downgrade(&core))).detach();
         }
@@ -527,12 +533,11 @@ impl Core {
         check.wait().await
     }
 
-    /// Confirms, per `--read-consistency`, that reads may be served here
-    /// and that everything committed before now is applied.
     /// True when this node leads a group in which it is the only voter.
     /// Such a leader cannot be deposed without its own vote and answers
     /// writes only once applied, so its state machine is linearizable as
-    /// it stands: reads need no lease or ReadIndex round.
+    /// it stands: reads need no lease or ReadIndex round. (After a restart
+    /// `node::start` returns only once the log is applied again.)
     fn sole_leader(&self) -> bool {
         use openraft_rt::WatchReceiver;
         let m = self.raft.metrics();
@@ -544,6 +549,8 @@ impl Core {
                 .eq([node::NODE_ID])
     }
 
+    /// Confirms, per `--read-consistency`, that reads may be served here
+    /// and that everything committed before now is applied.
     async fn linearize(&self) -> Result<(), OpError> {
         use openraft::ReadPolicy;
         let lease = self.raft.ensure_linearizable(ReadPolicy::LeaseRead).await;
@@ -783,6 +790,22 @@ async fn active_expiry(core: std::rc::Weak<Core>) {
             };
         if !due.is_empty() {
             let _ = core.write(vec![Op::ExpireDue(due)]).await;
+        }
+    }
+}
+
+/// Commits the shard's held writes once they are old enough, when no
+/// Raft apply came along to do it (the writes stopped).
+async fn write_behind(core: std::rc::Weak<Core>, age: Duration) {
+    loop {
+        glommio::timer::sleep(age.max(Duration::from_millis(1))).await;
+        let Some(core) = core.upgrade() else { return };
+        let mut shard = core.shard.borrow_mut();
+        if let Err(e) = shard.commit_if_due() {
+            // The overlay still answers reads, but RocksDB no longer
+            // matches what was applied: stop taking writes, as for any
+            // storage failure.
+            core.durability.fail(e.to_string());
         }
     }
 }

@@ -111,6 +111,8 @@ pub struct ShardStats {
     pub expires: u64,
     pub expired_keys: u64,
     pub ops: u64,
+    /// Keys and range deletes applied but not yet written to RocksDB.
+    pub held_writes: u64,
 }
 
 pub struct Shard {
@@ -170,7 +172,16 @@ impl Shard {
     }
 
     pub fn stats(&self) -> ShardStats {
-        self.stats
+        ShardStats {
+            held_writes: self.store.held() as u64,
+            ..self.stats
+        }
+    }
+
+    /// How long applied writes may stay in memory before they are
+    /// committed ([`crate::storage::ShardStore::commit_due`]).
+    pub fn set_write_behind(&mut self, age: std::time::Duration) {
+        self.store.set_write_behind(age);
     }
 
     /// Runs one op at time `now_ms`. Never yields.
@@ -688,6 +699,18 @@ impl Shard {
     }
 
     /// Writes this tick's pending batch to RocksDB.
+    /// Commits the writes held in memory if they are due
+    /// ([`crate::storage::ShardStore::commit_due`]); the Raft
+    /// apply and the write-behind timer call this instead of committing
+    /// every apply.
+    pub fn commit_if_due(&mut self) -> OpResult<()> {
+        if self.store.commit_due() {
+            self.commit()
+        } else {
+            Ok(())
+        }
+    }
+
     pub fn commit(&mut self) -> OpResult<()> {
         let r = self.store.commit();
         if r.is_err() {

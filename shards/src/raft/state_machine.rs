@@ -2,9 +2,10 @@
 //! the same `Shard::execute` (and so the same `op_*` functions) as every
 //! other write, at the leader's timestamp carried in the entry.
 //!
-//! A stream of entries is applied as one WriteBatch: the data, the last
-//! applied log id and the membership commit together, and only then are
-//! the clients' responders answered. Snapshots are files of the shard's
+//! A stream of entries is applied into the shard's overlay: the data, the
+//! last applied log id and the membership go into one WriteBatch together,
+//! written behind when the overlay is due (see `storage::shard_store`), and
+//! the clients' responders are answered once the overlay holds them. Snapshots are files of the shard's
 //! whole column family, built and installed off the executor
 //! ([`super::snapshot`]).
 
@@ -219,7 +220,9 @@ impl RaftStateMachine<TypeConfig> for ShardStateMachine {
         } else {
             shard.set_raft_state(APPLIED, codec::encode(&applied)?);
         }
-        shard.commit()?;
+        // Held in memory until due (`ShardStore`'s write-behind); readers
+        // see it at once, and the Raft log holds it until then.
+        shard.commit_if_due()?;
         drop(shard);
         self.last = Some((applied, membership));
         for (r, response) in replies {

@@ -1,15 +1,28 @@
-//! One shard's view of its column family: writes batched per loop tick, and
-//! a bounded in-memory read cache of metadata records.
+//! One shard's view of its column family: writes held in memory and
+//! written behind in large batches, and a bounded in-memory read cache of
+//! metadata records.
 //!
-//! Writes go into an ordered overlay map so that later operations in the
-//! same tick read their own writes; the shard runtime commits once per tick
-//! (one RocksDB write for many commands). The `WriteBatch` is built at
-//! commit from the overlay: range deletes first, then each key's last write
-//! in key order. So a key written many times in a tick (a counter, a list's
-//! metadata under a pipeline of LPUSHes) costs one memtable insert. (The
-//! sorted order was meant to let the memtable skiplist reuse its search
-//! path between inserts; measured, it does not help random keys, whose
-//! neighbours in one tick are far apart in the memtable.)
+//! Writes go into an ordered overlay map that every read consults first.
+//! The overlay is committed (one RocksDB write) not per Raft apply but when
+//! it is due ([`ShardStore::commit_due`]): [`BEHIND_ENTRIES`] keys,
+//! [`BEHIND_BYTES`], [`BEHIND_RANGES`] range deletes, or [`BEHIND_AGE`]
+//! since its first write. Why: the `WriteBatch` is built from the overlay
+//! in key order (range deletes first, then each key's last write), and the
+//! memtable skiplist reuses its search path between consecutive inserts.
+//! Sorted batches of a few hundred random keys gained nothing (neighbours
+//! far apart in the memtable); batches of thousands put neighbours close
+//! together, and a key written many times in the window (a collection's
+//! metadata under HSET/SADD/ZADD) costs one memtable insert. Measured: 12-20%
+//! less shard CPU per ZADD, HSET and SADD (`benches/RESULTS.md`, session 9).
+//!
+//! Nothing is lost by holding applied writes in memory: the Raft log,
+//! written before a write is acknowledged, holds every entry, and the
+//! applied log id is committed in the same batch as the data it covers. A
+//! process that dies with writes held comes back at an older applied id and
+//! openraft applies the log after it again. Log entries are purged only up
+//! to a snapshot, and a snapshot build commits first, so the entries still
+//! needed are never gone.
+//!
 //! Iteration merges the overlay with the database, so an operation (or a
 //! whole Raft apply) iterates its own uncommitted writes and never has to
 //! commit half-way, which would break the apply's atomicity.
@@ -27,6 +40,8 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
 
 use bytes::Bytes;
 use rocksdb::DB;
@@ -40,7 +55,20 @@ use super::scan_cache::Collector;
 use super::scan_cache::ScanCache;
 use crate::error::OpResult;
 
-/// One key's last write of this tick.
+/// Commit once the overlay holds this many keys...
+pub const BEHIND_ENTRIES: usize = 16 * 1024;
+/// ...or about this many bytes of keys and values (a few big values must
+/// not pile up in memory)...
+pub const BEHIND_BYTES: usize = 8 << 20;
+/// ...or this many range deletes (every point read not answered by the
+/// overlay checks each visible one)...
+pub const BEHIND_RANGES: usize = 16;
+/// ...or when its first write is this old (the default of
+/// `--write-behind-ms`), so that a burst's writes reach RocksDB (and the
+/// scan cache, which serves only committed records) soon after it ends.
+pub const BEHIND_AGE: Duration = Duration::from_millis(50);
+
+/// A key's last write not yet committed.
 struct Pending {
     /// `None`: a delete.
     value: Option<Bytes>,
@@ -64,8 +92,16 @@ pub struct ShardStore {
     cf: String,
     /// Range deletes of this tick, in order; written before the overlay.
     ranges: Vec<PendingRange>,
-    /// This tick's writes, ordered so scans can merge them with the database.
+    /// Writes not yet committed, ordered so scans can merge them with the
+    /// database.
     overlay: BTreeMap<Vec<u8>, Pending>,
+    /// Roughly what the overlay and ranges hold (counted per write, so
+    /// overwrites count again: it only decides when to commit).
+    pending_bytes: usize,
+    /// When the first write not yet committed was made.
+    pending_since: Option<Instant>,
+    /// How old that write may get ([`BEHIND_AGE`] unless set).
+    behind_age: Duration,
     cache: RefCell<ReadCache>,
     /// Small collections as their last full scan read them.
     scans: RefCell<ScanCache>,
@@ -88,6 +124,9 @@ impl ShardStore {
             cf,
             ranges: Vec::new(),
             overlay: BTreeMap::new(),
+            pending_bytes: 0,
+            pending_since: None,
+            behind_age: BEHIND_AGE,
             cache: RefCell::new(ReadCache::new(cache_bytes)),
             scans: RefCell::new(ScanCache::default()),
             write_opts,
@@ -205,6 +244,7 @@ impl ShardStore {
 
     fn write(&mut self, key: Vec<u8>, value: Option<Bytes>, remember: bool) {
         self.scans.get_mut().touched(&key);
+        self.note_pending(key.len() + value.as_ref().map_or(0, Bytes::len));
         self.overlay.insert(key, Pending { value, remember });
     }
 
@@ -213,6 +253,7 @@ impl ShardStore {
     /// range deletes before the overlay.
     fn queue_range(&mut self, from: &[u8], to: &[u8], visible: bool) {
         self.scans.get_mut().touched_range(from, to);
+        self.note_pending(from.len() + to.len());
         let doomed: Vec<Vec<u8>> = self
             .overlay
             .range::<[u8], _>((
@@ -265,12 +306,47 @@ impl ShardStore {
         !self.overlay.is_empty() || !self.ranges.is_empty()
     }
 
-    /// Writes this tick's batch to RocksDB (WAL + memtable, no fsync), then
-    /// moves the written metadata and member records into the read cache.
+    /// Sets how long writes may be held ([`Self::commit_due`]); zero
+    /// commits at every Raft apply.
+    pub fn set_write_behind(&mut self, age: Duration) {
+        self.behind_age = age;
+    }
+
+    /// Keys and range deletes held, not yet committed (INFO).
+    pub fn held(&self) -> usize {
+        self.overlay.len() + self.ranges.len()
+    }
+
+    /// Counts a queued write towards the commit bounds.
+    fn note_pending(&mut self, bytes: usize) {
+        // Per-entry overhead of the map and the batch, roughly.
+        self.pending_bytes += bytes + 64;
+        if self.pending_since.is_none() {
+            self.pending_since = Some(Instant::now());
+        }
+    }
+
+    /// Whether the writes held in memory should be committed now: the
+    /// overlay reached one of its bounds, or its oldest write is
+    /// [`BEHIND_AGE`] (or what [`Self::set_write_behind`] set) old.
+    pub fn commit_due(&self) -> bool {
+        self.overlay.len() >= BEHIND_ENTRIES
+            || self.pending_bytes >= BEHIND_BYTES
+            || self.ranges.len() >= BEHIND_RANGES
+            || self
+                .pending_since
+                .is_some_and(|t| t.elapsed() >= self.behind_age)
+    }
+
+    /// Writes the held writes to RocksDB as one batch (WAL + memtable, no
+    /// fsync), then moves the written metadata and member records into the
+    /// read cache.
     pub fn commit(&mut self) -> OpResult<()> {
         if !self.has_pending() {
             return Ok(());
         }
+        self.pending_bytes = 0;
+        self.pending_since = None;
         let mut batch = WriteBatch::default();
         let cf = self.cf();
         for r in &self.ranges {
@@ -344,9 +420,9 @@ impl ShardStore {
         if from >= to {
             return Ok(());
         }
-        // This tick's writes and range deletes are not in the scan cache,
+        // Uncommitted writes and range deletes are not in the scan cache,
         // so it answers (and is filled) only where there are none.
-        let quiet = self.ranges.is_empty() && self.overlay_empty(from, to);
+        let quiet = self.untouched(from, to);
         let Some(prefix) = scan_cache::subkey_prefix_of(from).filter(|_| quiet) else {
             return self.scan_merged(from, to, reverse, f);
         };
@@ -367,7 +443,7 @@ impl ShardStore {
                     Err(_) => scan_cache::Partial::Scan,
                 };
                 if partial == scan_cache::Partial::Scan
-                    || !self.overlay_empty(prefix, &prefix_end)
+                    || !self.untouched(prefix, &prefix_end)
                     || !self.fill(prefix, &prefix_end)?
                 {
                     return self.scan_merged(from, to, reverse, f);
@@ -409,15 +485,21 @@ impl ShardStore {
         self.scan_merged(from, to, reverse, f)
     }
 
-    /// No write of this tick in `[from, to)`.
-    fn overlay_empty(&self, from: &[u8], to: &[u8]) -> bool {
-        self.overlay
-            .range::<[u8], _>((
-                std::ops::Bound::Included(from),
-                std::ops::Bound::Excluded(to),
-            ))
-            .next()
-            .is_none()
+    /// No uncommitted write or range delete in `[from, to)`.
+    fn untouched(&self, from: &[u8], to: &[u8]) -> bool {
+        let ranged = self
+            .ranges
+            .iter()
+            .any(|r| r.from.as_slice() < to && from < r.to.as_slice());
+        !ranged
+            && self
+                .overlay
+                .range::<[u8], _>((
+                    std::ops::Bound::Included(from),
+                    std::ops::Bound::Excluded(to),
+                ))
+                .next()
+                .is_none()
     }
 
     /// Reads the whole collection at `prefix` into the scan cache; false
@@ -672,6 +754,78 @@ mod tests {
     /// when short, as "exists" when long. Value reads of the long one still
     /// go to RocksDB, and deletes, range deletes and overwrites by a plain
     /// put all leave the cache right.
+    /// Writes are held until one of the write-behind bounds is reached;
+    /// held writes are not in RocksDB, and a commit puts them there.
+    #[test]
+    fn writes_are_held_until_a_bound_is_reached() {
+        let (_d, mut s) = store(1 << 20);
+        s.set_write_behind(Duration::from_secs(3600));
+        assert!(!s.commit_due());
+        let cf = |s: &ShardStore, k: &[u8]| s.db.get_cf(s.cf(), k).unwrap();
+        for i in 0..BEHIND_ENTRIES - 1 {
+            s.put(format!("k{i:06}").into_bytes(), b"v".to_vec());
+        }
+        assert!(!s.commit_due());
+        assert_eq!(s.held(), BEHIND_ENTRIES - 1);
+        assert_eq!(cf(&s, b"k000001"), None, "held writes reached RocksDB");
+        assert_eq!(s.get(b"k000001").unwrap(), Some(Bytes::from("v")));
+        s.put(b"last".to_vec(), b"v".to_vec());
+        assert!(s.commit_due(), "entry bound");
+        s.commit().unwrap();
+        assert_eq!(s.held(), 0);
+        assert!(!s.commit_due());
+        assert_eq!(cf(&s, b"k000001"), Some(b"v".to_vec()));
+
+        // A few big values reach the byte bound long before the entry one.
+        for i in 0..(BEHIND_BYTES >> 20) {
+            s.put(format!("big{i}").into_bytes(), vec![b'x'; 1 << 20]);
+        }
+        assert!(s.commit_due(), "byte bound");
+        s.commit().unwrap();
+
+        for i in 0..BEHIND_RANGES {
+            let (from, to) = (format!("r{i}a"), format!("r{i}b"));
+            s.delete_range(from.as_bytes(), to.as_bytes()).unwrap();
+        }
+        assert!(s.commit_due(), "range bound");
+        s.commit().unwrap();
+
+        // Age: with no hold at all, any write is due at once.
+        s.set_write_behind(Duration::ZERO);
+        assert!(!s.commit_due(), "nothing held");
+        s.put(b"a".to_vec(), b"1".to_vec());
+        assert!(s.commit_due(), "age bound");
+    }
+
+    /// The scan cache neither answers nor fills where a held range delete
+    /// overlaps the collection, and does again once it is committed.
+    #[test]
+    fn scan_cache_waits_for_held_range_deletes() {
+        let (_d, mut s) = store(1 << 20);
+        let prefix = keys::subkey_prefix(b"c", 1);
+        let end = keys::prefix_end(&prefix);
+        let sub = |f: &str| [prefix.as_slice(), f.as_bytes()].concat();
+        for f in ["a", "b", "c"] {
+            s.put(sub(f), b"v".to_vec());
+        }
+        s.commit().unwrap();
+        let all = |s: &ShardStore| {
+            let mut out = Vec::new();
+            s.scan(&prefix, &end, |k, _| {
+                out.push(k.to_vec());
+                true
+            })
+            .unwrap();
+            out
+        };
+        assert_eq!(all(&s).len(), 3);
+        s.delete_range(&sub("b"), &sub("c")).unwrap();
+        assert_eq!(all(&s), vec![sub("a"), sub("c")]);
+        assert_eq!(all(&s), vec![sub("a"), sub("c")]);
+        s.commit().unwrap();
+        assert_eq!(all(&s), vec![sub("a"), sub("c")]);
+    }
+
     #[test]
     fn member_writes_stay_cached_and_exact() {
         let (_d, mut s) = store(1 << 20);
