@@ -122,7 +122,7 @@ def bench(port, tests, pipeline, clients, requests, keyspace, size, pin, command
 class Servers:
     """redis-server and shardis on free ports, fresh data dirs, one mode."""
 
-    def __init__(self, binary, mode, layout, spin_us, data):
+    def __init__(self, binary, mode, layout, spin_us, data, extra=()):
         redis_policy, shardis_policy = mode.split(":")
         self.rport, self.sport = free_port(), free_port()
         pin = ["taskset", "-c", "0"] if layout == "pinned" else []
@@ -137,7 +137,7 @@ class Servers:
                                     "--dir", os.path.join(data, f"shardis-{redis_policy}-{shardis_policy}"),
                                     "--appendfsync", shardis_policy, "--log-level", "warn",
                                     "--spin-before-park-us", str(spin_us)]
-                             + (["--shards", "1"] if layout == "pinned" else []),
+                             + (["--shards", "1"] if layout == "pinned" else []) + list(extra),
                              stdout=subprocess.DEVNULL),
         ]
         wait_ready(self.rport)
@@ -160,7 +160,8 @@ def run_stage(args, binary, mode, size, c, p, data):
     both servers, --repeat times, medians by ops/s. Rows also go to stderr
     as they finish, so a long run cut short still leaves its table."""
     cell = tempfile.mkdtemp(prefix="cell-", dir=data)
-    servers = Servers(binary, mode, args.layout, args.spin_before_park_us, cell)
+    servers = Servers(binary, mode, args.layout, args.spin_before_park_us, cell,
+                      args.shardis_args.split())
     pin_client = "1" if args.layout == "pinned" else None
     results = []
     try:
@@ -217,6 +218,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--layout", choices=["shared", "pinned"], default="pinned")
     ap.add_argument("--spin-before-park-us", type=int, default=0)
+    ap.add_argument("--shardis-args", default="", help="extra shardis flags, e.g. '--write-behind-ms 50'")
     ap.add_argument("--quick", action="store_true", help="set,get; -c 50; -d 64; the first mode only")
     args = ap.parse_args()
     if args.quick:
@@ -237,7 +239,7 @@ def main():
 
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     print(f"date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; {os.cpu_count()} x {cpu}")
-    print(f"command: benches/compare.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"command: benches/compare.py {shlex.join(sys.argv[1:])}".rstrip())
     print(f"layout: {args.layout}; -r {args.keyspace}; median of {args.repeat}; "
           f"mode = redis persistence : shardis --appendfsync")
     print()

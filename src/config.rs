@@ -58,7 +58,7 @@ pub struct Flags {
     /// Microseconds an idle shard spins before parking its thread; trades CPU for cross-core latency [default: 0]
     #[arg(long = "spin-before-park-us")]
     pub spin_before_park_us: Option<u64>,
-    /// Milliseconds applied writes may be held in memory before they are written to RocksDB in one sorted batch (the Raft log already holds them); 0 = write at every apply [default: 50]
+    /// Milliseconds applied writes may be held in memory and then written to RocksDB as one sorted batch (the Raft log holds them meanwhile): 12-20% less CPU per HSET/SADD/ZADD, but each such write stalls the shard for ~0.7 us per key held (milliseconds at full load); 0 = write at every Raft apply [default: 0]
     #[arg(long = "write-behind-ms")]
     pub write_behind_ms: Option<u64>,
     /// Milliseconds a reply may wait for a client that does not read before it is disconnected; 0 = never [default: 30000]
@@ -195,7 +195,7 @@ impl Config {
             write_behind_ms: flags
                 .write_behind_ms
                 .or(file.write_behind_ms)
-                .unwrap_or(50)
+                .unwrap_or(0)
                 .min(60_000),
         })
     }

@@ -233,7 +233,9 @@ impl Core {
         });
         glommio::spawn_local(serve_inbox(Rc::downgrade(&core), inbox)).detach();
         glommio::spawn_local(active_expiry(Rc::downgrade(&core))).detach();
-        glommio::spawn_local(write_behind(Rc::downgrade(&core), opts.write_behind)).detach();
+        if !opts.write_behind.is_zero() {
+            glommio::spawn_local(write_behind(Rc::downgrade(&core), opts.write_behind)).detach();
+        }
         if opts.policy == FsyncPolicy::EverySec {
             glommio::spawn_local(fsync_every_second(Rc::downgrade(&core))).detach();
         }
@@ -798,7 +800,7 @@ async fn active_expiry(core: std::rc::Weak<Core>) {
 /// Raft apply came along to do it (the writes stopped).
 async fn write_behind(core: std::rc::Weak<Core>, age: Duration) {
     loop {
-        glommio::timer::sleep(age.max(Duration::from_millis(1))).await;
+        glommio::timer::sleep(age).await;
         let Some(core) = core.upgrade() else { return };
         let mut shard = core.shard.borrow_mut();
         if let Err(e) = shard.commit_if_due() {

@@ -3,17 +3,24 @@
 //! metadata records.
 //!
 //! Writes go into an ordered overlay map that every read consults first.
-//! The overlay is committed (one RocksDB write) not per Raft apply but when
-//! it is due ([`ShardStore::commit_due`]): [`BEHIND_ENTRIES`] keys,
-//! [`BEHIND_BYTES`], [`BEHIND_RANGES`] range deletes, or [`BEHIND_AGE`]
-//! since its first write. Why: the `WriteBatch` is built from the overlay
-//! in key order (range deletes first, then each key's last write), and the
-//! memtable skiplist reuses its search path between consecutive inserts.
-//! Sorted batches of a few hundred random keys gained nothing (neighbours
-//! far apart in the memtable); batches of thousands put neighbours close
-//! together, and a key written many times in the window (a collection's
-//! metadata under HSET/SADD/ZADD) costs one memtable insert. Measured: 12-20%
-//! less shard CPU per ZADD, HSET and SADD (`benches/RESULTS.md`, session 9).
+//! The overlay is committed (one RocksDB write) when it is due
+//! ([`ShardStore::commit_due`]): by default at the end of every Raft apply;
+//! with `--write-behind-ms` only at [`BEHIND_ENTRIES`] keys,
+//! [`BEHIND_BYTES`], [`BEHIND_RANGES`] range deletes, or that many
+//! milliseconds after its first write. The `WriteBatch` is built from the
+//! overlay in key order (range deletes first, then each key's last write),
+//! and the memtable skiplist reuses its search path between consecutive
+//! inserts. Batches of a few hundred random keys gain nothing from that
+//! (neighbours far apart in the memtable); batches of ten thousand put
+//! neighbours close together, and a key written many times in the window (a
+//! collection's metadata under HSET/SADD/ZADD) costs one memtable insert:
+//! 12-20% less CPU per ZADD, HSET and SADD (`benches/RESULTS.md`, session
+//! 9). Why it is not the default: the commit runs on the executor, ~0.7 µs
+//! per key, so at full load every commit stalls the shard for 5-9 ms.
+//! Handing the batch to another thread is not enough while the data
+//! shares the Raft log's DB: in RocksDB's write queue the next log append
+//! would wait for the batch's memtable inserts (a DB of its own for the
+//! data, as TiKV keeps, would avoid that).
 //!
 //! Nothing is lost by holding applied writes in memory: the Raft log,
 //! written before a write is acknowledged, holds every entry, and the
@@ -63,10 +70,11 @@ pub const BEHIND_BYTES: usize = 8 << 20;
 /// ...or this many range deletes (every point read not answered by the
 /// overlay checks each visible one)...
 pub const BEHIND_RANGES: usize = 16;
-/// ...or when its first write is this old (the default of
-/// `--write-behind-ms`), so that a burst's writes reach RocksDB (and the
-/// scan cache, which serves only committed records) soon after it ends.
-pub const BEHIND_AGE: Duration = Duration::from_millis(50);
+/// ...or when its first write is this old (`--write-behind-ms`; zero, the
+/// default, commits at every Raft apply), so that a burst's writes reach
+/// RocksDB (and the scan cache, which serves only committed records) soon
+/// after it ends.
+pub const BEHIND_AGE: Duration = Duration::ZERO;
 
 /// A key's last write not yet committed.
 struct Pending {
