@@ -55,8 +55,11 @@ enum Slot {
 struct Batch {
     slots: Vec<(Slot, Protocol)>,
     /// Per shard: the ops, and for each op the (slot, part) it answers.
-    groups: Vec<(ShardId, Vec<Op>, Vec<(usize, usize)>)>,
+    groups: Vec<ShardGroup>,
 }
+
+/// A shard, the ops a batch sends it, and the (slot, part) each answers.
+type ShardGroup = (ShardId, Vec<Op>, Vec<(usize, usize)>);
 
 impl Batch {
     fn len(&self) -> usize {
@@ -323,11 +326,11 @@ async fn serve(
                 Ok(None) => break,
                 Ok(Some(args)) if args.is_empty() => continue,
                 Ok(Some(args)) => {
-                    if cx.shared.script.running() {
-                        if let Some(refused) = admit(cx, &mut batch, conn, &args).await {
-                            batch.push(cx, Plan::Reply(refused), conn.proto, None).await;
-                            continue;
-                        }
+                    if cx.shared.script.running()
+                        && let Some(refused) = admit(cx, &mut batch, conn, &args).await
+                    {
+                        batch.push(cx, Plan::Reply(refused), conn.proto, None).await;
+                        continue;
                     }
                     cx.commands_processed.set(cx.commands_processed.get() + 1);
                     let proto_before = conn.proto;

@@ -54,10 +54,10 @@ impl Waiters {
 
     /// Wakes the head of `key`'s queue.
     pub fn wake(&self, key: &[u8]) {
-        if let Some(id) = self.queues.get(key).and_then(|q| q.front()) {
-            if let Some(tx) = self.wakers.get(id) {
-                let _ = tx.try_send(());
-            }
+        if let Some(id) = self.queues.get(key).and_then(|q| q.front())
+            && let Some(tx) = self.wakers.get(id)
+        {
+            let _ = tx.try_send(());
         }
     }
 

@@ -575,13 +575,12 @@ impl Core {
         if self.reads != ReadConsistency::Local
             && ops.iter().any(|op| !op.is_write())
             && !self.sole_leader()
+            && let Err(e) = self.linearize_shared().await
         {
-            if let Err(e) = self.linearize_shared().await {
-                if exec_gated {
-                    self.release_proposals();
-                }
-                return ops.iter().map(|_| Err(e.clone())).collect();
+            if exec_gated {
+                self.release_proposals();
             }
+            return ops.iter().map(|_| Err(e.clone())).collect();
         }
         let mut results = Vec::with_capacity(ops.len());
         let mut ops = ops.into_iter().peekable();

@@ -76,10 +76,10 @@ const MAX_SCAN_CURSORS: usize = 65_536;
 impl ScanCursors {
     fn insert(&mut self, last_key: Vec<u8>) -> u64 {
         self.next = self.next.wrapping_add(1).max(1);
-        if self.order.len() >= MAX_SCAN_CURSORS {
-            if let Some(old) = self.order.pop_front() {
-                self.map.remove(&old);
-            }
+        if self.order.len() >= MAX_SCAN_CURSORS
+            && let Some(old) = self.order.pop_front()
+        {
+            self.map.remove(&old);
         }
         self.map.insert(self.next, last_key);
         self.order.push_back(self.next);

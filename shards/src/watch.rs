@@ -115,7 +115,7 @@ mod tests {
             r.touched(&w("b", b, false)),
             "unregistered counts as touched"
         );
-        assert!(r.is_empty() == false);
+        assert!(!r.is_empty());
         r.unwatch(b"a");
         assert!(r.is_empty());
     }

@@ -107,10 +107,10 @@ impl Server {
                 self.child = None;
                 return false;
             }
-            if let Ok(mut raw) = Raw::try_connect(self.port) {
-                if raw.cmd(&["PING"]) == Resp::Simple("PONG".into()) {
-                    return true;
-                }
+            if let Ok(mut raw) = Raw::try_connect(self.port)
+                && raw.cmd(&["PING"]) == Resp::Simple("PONG".into())
+            {
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -302,6 +302,6 @@ impl Raw {
     /// True once the server has closed the connection (reads hit EOF).
     pub fn is_closed(&mut self) -> bool {
         let mut sink = Vec::new();
-        matches!(self.reader.read_to_end(&mut sink), Ok(_))
+        self.reader.read_to_end(&mut sink).is_ok()
     }
 }

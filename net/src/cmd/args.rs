@@ -87,6 +87,29 @@ pub fn keys_at(args: &[Bytes], first: usize, step: usize) -> Vec<Bytes> {
     args.iter().skip(first).step_by(step).cloned().collect()
 }
 
+/// The MATCH pattern of HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]
+/// (COUNT is a hint, but must be a positive integer).
+pub fn scan_match(a: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
+    let mut pattern = None;
+    let mut i = 3;
+    while i < a.len() {
+        let Some(v) = a.get(i + 1) else {
+            return Err(CmdError::Syntax);
+        };
+        if is(&a[i], "match") {
+            pattern = Some(v.clone());
+        } else if is(&a[i], "count") {
+            if int(v)? < 1 {
+                return Err(CmdError::Syntax);
+            }
+        } else {
+            return Err(CmdError::Syntax);
+        }
+        i += 2;
+    }
+    Ok(pattern)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,27 +141,4 @@ mod tests {
             Err(CmdError::InvalidExpire("pexpire"))
         );
     }
-}
-
-/// The MATCH pattern of HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]
-/// (COUNT is a hint, but must be a positive integer).
-pub fn scan_match(a: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
-    let mut pattern = None;
-    let mut i = 3;
-    while i < a.len() {
-        let Some(v) = a.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if is(&a[i], "match") {
-            pattern = Some(v.clone());
-        } else if is(&a[i], "count") {
-            if int(v)? < 1 {
-                return Err(CmdError::Syntax);
-            }
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
-    Ok(pattern)
 }

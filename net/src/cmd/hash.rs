@@ -49,7 +49,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// Field/value pairs of HSET and HMSET; an odd count is an arity error.
 fn pairs(a: &[Bytes], cmd: &str) -> Result<Vec<(Bytes, Bytes)>, CmdError> {
-    if (a.len() - 2) % 2 != 0 {
+    if !(a.len() - 2).is_multiple_of(2) {
         return Err(CmdError::WrongArity(cmd.into()));
     }
     Ok(a[2..]

@@ -214,17 +214,17 @@ fn watch(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
             };
             let mut list = list.borrow_mut();
             for (key, e) in ks.into_iter().zip(epochs) {
-                if let Output::Array(pair) = e {
-                    if let [Output::Int(epoch), Output::Int(expired)] = pair.as_slice() {
-                        list.push((
-                            shard,
-                            Watched {
-                                key,
-                                epoch: *epoch as u64,
-                                expired: *expired != 0,
-                            },
-                        ));
-                    }
+                if let Output::Array(pair) = e
+                    && let [Output::Int(epoch), Output::Int(expired)] = pair.as_slice()
+                {
+                    list.push((
+                        shard,
+                        Watched {
+                            key,
+                            epoch: *epoch as u64,
+                            expired: *expired != 0,
+                        },
+                    ));
                 }
             }
         }

@@ -479,7 +479,7 @@ fn config(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
         }
         reply(Reply::Map(out))
     } else if is(sub, "set") {
-        if a.len() < 4 || a.len() % 2 != 0 {
+        if a.len() < 4 || !a.len().is_multiple_of(2) {
             return Err(CmdError::WrongArity("config|set".into()));
         }
         for pair in a[2..].chunks(2) {

@@ -276,12 +276,11 @@ fn mget(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     })
 }
 
-fn pairs(
-    ctx: &Ctx<'_>,
-    a: &[Bytes],
-    cmd: &str,
-) -> Result<Vec<(shardis_shards::slot::ShardId, Vec<(Bytes, Bytes)>)>, CmdError> {
-    if a.len() % 2 == 0 {
+/// (key, value) pairs grouped by the shard that owns the key.
+type PairsByShard = Vec<(shardis_shards::slot::ShardId, Vec<(Bytes, Bytes)>)>;
+
+fn pairs(ctx: &Ctx<'_>, a: &[Bytes], cmd: &str) -> Result<PairsByShard, CmdError> {
+    if a.len().is_multiple_of(2) {
         return Err(CmdError::WrongArity(cmd.into()));
     }
     let keys: Vec<Bytes> = a[1..].iter().step_by(2).cloned().collect();

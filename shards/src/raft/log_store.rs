@@ -126,10 +126,9 @@ impl Syncer {
             .to_thread
             .as_ref()
             .is_none_or(|t| t.send(self.next).is_err())
+            && let Some((_, f)) = self.pending.pop_back()
         {
-            if let Some((_, f)) = self.pending.pop_back() {
-                f(Err(io_err("fsync thread stopped")));
-            }
+            f(Err(io_err("fsync thread stopped")));
         }
     }
 }

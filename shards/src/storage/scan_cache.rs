@@ -8,8 +8,8 @@
 //! 30% of the shard thread there, SMEMBERS of 100 members 47%: 0.3x of
 //! redis-server, which walks a listpack.
 //!
-//! What is kept: for a collection's sub-key prefix (`s` + key length + key
-//! + version), every record under it, in key order, as committed to
+//! What is kept: for a collection's sub-key prefix (`s`, key length, key,
+//! version), every record under it, in key order, as committed to
 //! RocksDB. `ShardStore` fills an entry only from a scan of the whole
 //! prefix that ran with nothing of this tick's writes or range deletes in
 //! it: when a command reads the whole collection, or when a collection is
@@ -165,7 +165,7 @@ impl ScanCache {
     }
 
     fn see(&mut self, prefix: &[u8], big: bool) {
-        if self.seen.get(prefix).is_none() {
+        if !self.seen.contains_key(prefix) {
             if self.seen_bytes + prefix.len() + RECORD_COST > MAX_SEEN_BYTES {
                 self.seen.clear();
                 self.seen_bytes = 0;

@@ -468,10 +468,8 @@ impl ShardStore {
                     complete = f(k, v);
                     complete
                 })?;
-                if complete {
-                    if let Ok(mut scans) = self.scans.try_borrow_mut() {
-                        scans.keep(prefix, records, reverse);
-                    }
+                if complete && let Ok(mut scans) = self.scans.try_borrow_mut() {
+                    scans.keep(prefix, records, reverse);
                 }
                 return Ok(());
             }
@@ -571,10 +569,10 @@ impl ShardStore {
                 if db_key == Some(ok.as_slice()) {
                     step(&mut it, reverse);
                 }
-                if let Some(v) = ov {
-                    if !f(ok, v) {
-                        return Ok(());
-                    }
+                if let Some(v) = ov
+                    && !f(ok, v)
+                {
+                    return Ok(());
                 }
                 next_over = over.next();
             } else {

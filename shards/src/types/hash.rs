@@ -177,6 +177,9 @@ pub fn op_hrandfield(
     Ok(Output::Array(out))
 }
 
+/// (field, value) pairs.
+type FieldValues = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// `n` (field, value) pairs picked by descent (values left empty unless
 /// `with_values`: each is one more read); None when distinct picks keep
 /// colliding (read the hash instead).
@@ -188,7 +191,7 @@ fn sampled_fields(
     distinct: bool,
     with_values: bool,
     rng: &mut Picker,
-) -> OpResult<Option<Vec<(Vec<u8>, Vec<u8>)>>> {
+) -> OpResult<Option<FieldValues>> {
     let Some(fields) =
         sample::shuffled_picks(sample::Fields::all(sh, key, h.version), n, distinct, rng)?
     else {
