@@ -67,14 +67,14 @@ def wait_port(port, proc, deadline=30.0):
     raise RuntimeError(f"server on {port} did not answer PING")
 
 
-def start(kind, binary, workdir):
+def start(kind, binary, workdir, extra=()):
     port = free_port()
     if kind == "redis":
         cmd = [binary, "--port", str(port), "--save", "", "--appendonly", "no",
                "--dir", workdir]
     else:
         cmd = [binary, "--port", str(port), "--dir", workdir, "--appendfsync", "everysec",
-               "--log-level", "warn"]
+               "--log-level", "warn"] + list(extra)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, proc)
     return proc, port
@@ -153,6 +153,7 @@ def main():
     ap.add_argument("--units", nargs="*", default=UNITS)
     ap.add_argument("--only", choices=["both", "redis", "shardis"], default="both")
     ap.add_argument("--log", default="tcl-run.log")
+    ap.add_argument("--shardis-args", default="", help="extra shardis flags, e.g. '--write-behind-ms 50'")
     ap.add_argument("--eval-only-scripting", action="store_true",
                     help="run unit/scripting's EVAL pass only (see SCRIPTING_DROPPED)")
     args = ap.parse_args()
@@ -167,7 +168,8 @@ def main():
             for kind in kinds:
                 work = tempfile.mkdtemp(prefix=f"tcl-{kind}-")
                 binary = args.redis_server if kind == "redis" else os.path.abspath(args.shardis)
-                proc, port = start(kind, binary, work)
+                proc, port = start(kind, binary, work,
+                                   args.shardis_args.split() if kind == "shardis" else ())
                 try:
                     results[(unit, kind)] = run_unit(args.redis_src, port, unit, log)
                 finally:
