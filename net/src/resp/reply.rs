@@ -237,8 +237,8 @@ fn encode_value(out: &mut BytesMut, r: Reply, proto: Protocol) {
         Reply::Packed(p) | Reply::PackedMap(p) | Reply::PackedSet(p) => {
             put_header(out, b'*', p.len() as i64);
             // Headers and CRLFs: at most 16 bytes per element, and the
-            // header room `put_bulk` reserves.
-            out.reserve(p.bytes() + 16 * p.len() + HEAD_ROOM);
+            // slack `put_bulk` reserves for its fixed-size header copy.
+            out.reserve(p.bytes() + 16 * p.len() + 24);
             for b in p.iter() {
                 put_bulk(out, b);
             }
@@ -279,54 +279,50 @@ fn put_bulk(out: &mut BytesMut, b: &[u8]) {
     // `$<len>\r\n<data>\r\n` written straight into spare capacity, with
     // one variable-length copy (the data): LRANGE 0 99 writes a hundred of
     // these per reply, and three appends each (two of them calls to
-    // memcpy, one through itoa) showed as 10% of the shard thread. The
-    // header goes byte by byte into the output itself: built on the stack
-    // and copied over as one 16-byte load, it was read back before its
-    // byte stores had retired (a failed store-to-load forward), and that
-    // stall was two thirds of `put_bulk`'s samples.
-    out.reserve(HEAD_ROOM + b.len() + 2);
-    let spare = out.spare_capacity_mut();
-    spare[0].write(b'$');
-    let n = 1 + put_len(&mut spare[1..], b.len());
-    spare[n].write(b'\r');
-    spare[n + 1].write(b'\n');
+    // memcpy, one through itoa) showed as 10% of the shard thread.
+    const HEAD: usize = 24;
+    let mut head = [0u8; HEAD];
+    head[0] = b'$';
+    let n = 1 + put_len(&mut head[1..], b.len());
+    head[n..n + 2].copy_from_slice(b"\r\n");
     let n = n + 2;
+    // The whole fixed-size header is copied (a constant-size copy the
+    // compiler inlines) and only its first `n` bytes are kept.
+    out.reserve(HEAD + b.len() + 2);
+    let spare = out.spare_capacity_mut();
+    for (d, s) in spare[..HEAD].iter_mut().zip(head) {
+        d.write(s);
+    }
     for (d, s) in spare[n..n + b.len()].iter_mut().zip(b) {
         d.write(*s);
     }
     spare[n + b.len()].write(b'\r');
     spare[n + b.len() + 1].write(b'\n');
     let len = out.len() + n + b.len() + 2;
-    // SAFETY: `reserve` made room for HEAD_ROOM + b.len() + 2 >= len -
-    // out.len() bytes, and every byte up to `len` was written just above.
+    // SAFETY: `reserve` made room for HEAD + b.len() + 2 >= len - out.len()
+    // bytes, and every byte up to `len` was written just above.
     unsafe { out.set_len(len) };
 }
 
-/// Room `put_bulk` reserves for `$<len>\r\n` (any usize's digits fit).
-const HEAD_ROOM: usize = 24;
-
 /// Writes `len` in decimal at the start of `buf` (room for any usize) and
 /// returns how many digits it took; short lengths skip itoa's setup.
-fn put_len(buf: &mut [std::mem::MaybeUninit<u8>], len: usize) -> usize {
-    let digit = |d: usize| b'0' + (d % 10) as u8;
+fn put_len(buf: &mut [u8], len: usize) -> usize {
     if len < 10 {
-        buf[0].write(digit(len));
+        buf[0] = b'0' + len as u8;
         1
     } else if len < 100 {
-        buf[0].write(digit(len / 10));
-        buf[1].write(digit(len));
+        buf[0] = b'0' + (len / 10) as u8;
+        buf[1] = b'0' + (len % 10) as u8;
         2
     } else if len < 1000 {
-        buf[0].write(digit(len / 100));
-        buf[1].write(digit(len / 10));
-        buf[2].write(digit(len));
+        buf[0] = b'0' + (len / 100) as u8;
+        buf[1] = b'0' + (len / 10 % 10) as u8;
+        buf[2] = b'0' + (len % 10) as u8;
         3
     } else {
         let mut digits = itoa::Buffer::new();
         let d = digits.format(len).as_bytes();
-        for (dst, src) in buf.iter_mut().zip(d) {
-            dst.write(*src);
-        }
+        buf[..d.len()].copy_from_slice(d);
         d.len()
     }
 }
