@@ -796,16 +796,18 @@ async fn active_expiry(core: std::rc::Weak<Core>) {
 }
 
 /// Commits the shard's held writes once they are old enough, when no
-/// Raft apply came along to do it (the writes stopped).
+/// Raft apply came along to do it (the writes stopped). Checks four times
+/// per hold time, so a write is held at most a quarter longer than asked.
 async fn write_behind(core: std::rc::Weak<Core>, age: Duration) {
+    let every = (age / 4).max(Duration::from_millis(1));
     loop {
-        glommio::timer::sleep(age).await;
+        glommio::timer::sleep(every).await;
         let Some(core) = core.upgrade() else { return };
         let mut shard = core.shard.borrow_mut();
         if let Err(e) = shard.commit_if_due() {
-            // The overlay still answers reads, but RocksDB no longer
-            // matches what was applied: stop taking writes, as for any
-            // storage failure.
+            // The writes stay held and reads still see them, but they are
+            // not reaching RocksDB: stop taking writes, as for any storage
+            // failure (a restart replays them from the Raft log).
             core.durability.fail(e.to_string());
         }
     }

@@ -7,7 +7,8 @@
 //!
 //! Points: `log-sync` (the Raft log's WAL sync under `always`),
 //! `wal-sync` (the once-a-second fsync under `everysec`), `no-leader`
-//! (a shard's group reports no leader for writes).
+//! (a shard's group reports no leader for writes), `data-commit` (a
+//! shard's write of applied data to RocksDB).
 
 use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;

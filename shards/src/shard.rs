@@ -698,7 +698,6 @@ impl Shard {
         self.fresh.clear();
     }
 
-    /// Writes this tick's pending batch to RocksDB.
     /// Commits the writes held in memory if they are due
     /// ([`crate::storage::ShardStore::commit_due`]); the Raft
     /// apply and the write-behind timer call this instead of committing
@@ -711,11 +710,13 @@ impl Shard {
         }
     }
 
+    /// Writes every held write to RocksDB now (see
+    /// [`crate::storage::ShardStore::commit`]).
     pub fn commit(&mut self) -> OpResult<()> {
         let r = self.store.commit();
         if r.is_err() {
-            // The batch may not have landed: bounds set by its pops could
-            // skip fields that are still live.
+            // The writes stay held, and the bounds agree with them; drop
+            // the bounds anyway, as nothing here needs them to be right.
             self.zset_bounds.clear();
         }
         r

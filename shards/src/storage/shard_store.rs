@@ -34,6 +34,9 @@
 //! whole Raft apply) iterates its own uncommitted writes and never has to
 //! commit half-way, which would break the apply's atomicity.
 //!
+//! "This tick" below means the writes held since the last commit: one Raft
+//! apply by default, several with write-behind.
+//!
 //! Why a cache of our own: every command reads its key's metadata record
 //! first, and profiles showed the memtable skiplist walk dominating GET and
 //! SET. RocksDB's row cache only fronts SST files, after the memtable, so
@@ -85,7 +88,7 @@ struct Pending {
     remember: bool,
 }
 
-/// A range delete queued in this tick's batch.
+/// A range delete queued in the held batch.
 struct PendingRange {
     from: Vec<u8>,
     to: Vec<u8>,
@@ -98,7 +101,7 @@ struct PendingRange {
 pub struct ShardStore {
     db: Arc<DB>,
     cf: String,
-    /// Range deletes of this tick, in order; written before the overlay.
+    /// Range deletes held, in order; written before the overlay.
     ranges: Vec<PendingRange>,
     /// Writes not yet committed, ordered so scans can merge them with the
     /// database.
@@ -152,8 +155,8 @@ impl ShardStore {
             .expect("data column family vanished")
     }
 
-    /// This tick's own answer for `key`: its last write, or absent under
-    /// a pending range delete. `None` when the tick has not touched it.
+    /// The held writes' answer for `key`: its last write, or absent under
+    /// a pending range delete. `None` when no held write touches it.
     fn this_tick(&self, key: &[u8]) -> Option<Option<&Bytes>> {
         if let Some(p) = self.overlay.get(key) {
             return Some(p.value.as_ref());
@@ -348,13 +351,19 @@ impl ShardStore {
 
     /// Writes the held writes to RocksDB as one batch (WAL + memtable, no
     /// fsync), then moves the written metadata and member records into the
-    /// read cache.
+    /// read cache. If the write fails nothing landed (a RocksDB batch is
+    /// all or nothing) and every write stays held: reads keep seeing what
+    /// was applied (and, with write-behind, already acknowledged), and the
+    /// next commit tries again.
     pub fn commit(&mut self) -> OpResult<()> {
         if !self.has_pending() {
             return Ok(());
         }
-        self.pending_bytes = 0;
-        self.pending_since = None;
+        if crate::failpoint::fail("data-commit") {
+            return Err(crate::error::OpError::Storage(
+                "injected data commit failure".into(),
+            ));
+        }
         let mut batch = WriteBatch::default();
         let cf = self.cf();
         for r in &self.ranges {
@@ -366,25 +375,19 @@ impl ShardStore {
                 None => batch.delete_cf(cf, k),
             }
         }
-        let written = self.db.write_opt(batch, &self.write_opts);
+        self.db.write_opt(batch, &self.write_opts)?;
+        self.pending_bytes = 0;
+        self.pending_since = None;
         self.ranges.clear();
         let mut cache = self.cache.borrow_mut();
-        let landed = written.is_ok();
         for (k, p) in std::mem::take(&mut self.overlay) {
             match p.value {
-                _ if !landed => cache.remove(&k),
                 v if k.first() == Some(&keys::META) => cache.insert(&k, v),
                 Some(v) if p.remember => cache.insert_written(&k, v),
                 // Nobody asked to keep it: forget it.
                 _ => cache.remove(&k),
             }
         }
-        if written.is_err() {
-            // Entries were dropped as the writes were queued; this keeps
-            // the rule simple should a partial write ever be possible.
-            self.scans.get_mut().clear();
-        }
-        written?;
         Ok(())
     }
 
@@ -756,10 +759,6 @@ mod tests {
         }
     }
 
-    /// A member write stays in the read cache after commit: as its value
-    /// when short, as "exists" when long. Value reads of the long one still
-    /// go to RocksDB, and deletes, range deletes and overwrites by a plain
-    /// put all leave the cache right.
     /// Writes are held until one of the write-behind bounds is reached;
     /// held writes are not in RocksDB, and a commit puts them there.
     #[test]
@@ -832,6 +831,10 @@ mod tests {
         assert_eq!(all(&s), vec![sub("a"), sub("c")]);
     }
 
+    /// A member write stays in the read cache after commit: as its value
+    /// when short, as "exists" when long. Value reads of the long one still
+    /// go to RocksDB, and deletes, range deletes and overwrites by a plain
+    /// put all leave the cache right.
     #[test]
     fn member_writes_stay_cached_and_exact() {
         let (_d, mut s) = store(1 << 20);
