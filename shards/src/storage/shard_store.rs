@@ -10,9 +10,9 @@
 //! milliseconds after its first write. The `WriteBatch` is built from the
 //! overlay in key order (range deletes first, then each key's last write),
 //! and the memtable skiplist reuses its search path between consecutive
-//! inserts. Batches of a few hundred random keys gain nothing from that
-//! (neighbours far apart in the memtable); batches of ten thousand put
-//! neighbours close together, and a key written many times in the window (a
+//! inserts. Batches of up to a couple of thousand random keys (one apply,
+//! or a 5 ms hold) gained nothing measurable (neighbours far apart in the
+//! memtable); batches of ten thousand put neighbours close together, and a key written many times in the window (a
 //! collection's metadata under HSET/SADD/ZADD) costs one memtable insert:
 //! 12-20% less CPU per ZADD, HSET and SADD (`benches/RESULTS.md`, session
 //! 9). Why it is not the default: the commit runs on the executor, ~0.7 µs
