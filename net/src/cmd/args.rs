@@ -87,27 +87,45 @@ pub fn keys_at(args: &[Bytes], first: usize, step: usize) -> Vec<Bytes> {
     args.iter().skip(first).step_by(step).cloned().collect()
 }
 
-/// The MATCH pattern of HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n]
-/// (COUNT is a hint, but must be a positive integer).
-pub fn scan_match(a: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
-    let mut pattern = None;
-    let mut i = 3;
+/// The options of a SCAN-family command.
+#[derive(Debug, Default)]
+pub struct ScanOptions {
+    pub pattern: Option<Bytes>,
+    /// A hint; a positive integer when given.
+    pub count: Option<i64>,
+    pub type_name: Option<Bytes>,
+}
+
+/// `[MATCH p] [COUNT n] [TYPE t]` from `a[from..]`, TYPE only when
+/// `with_type` (SCAN; HSCAN/SSCAN/ZSCAN have none).
+pub fn scan_options(a: &[Bytes], from: usize, with_type: bool) -> Result<ScanOptions, CmdError> {
+    let mut o = ScanOptions::default();
+    let mut i = from;
     while i < a.len() {
         let Some(v) = a.get(i + 1) else {
             return Err(CmdError::Syntax);
         };
         if is(&a[i], "match") {
-            pattern = Some(v.clone());
+            o.pattern = Some(v.clone());
         } else if is(&a[i], "count") {
-            if int(v)? < 1 {
+            let n = int(v)?;
+            if n < 1 {
                 return Err(CmdError::Syntax);
             }
+            o.count = Some(n);
+        } else if with_type && is(&a[i], "type") {
+            o.type_name = Some(v.clone());
         } else {
             return Err(CmdError::Syntax);
         }
         i += 2;
     }
-    Ok(pattern)
+    Ok(o)
+}
+
+/// The MATCH pattern of HSCAN/SSCAN/ZSCAN key cursor [MATCH p] [COUNT n].
+pub fn scan_match(a: &[Bytes]) -> Result<Option<Bytes>, CmdError> {
+    Ok(scan_options(a, 3, false)?.pattern)
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use super::Ctx;
 use super::Plan;
 use super::args::TimeUnit;
 use super::args::any_expiry;
-use super::args::int;
 use super::args::is;
 use super::args::lossy;
 use super::on_every_shard;
@@ -201,27 +200,12 @@ const SCAN_SHARD_BITS: u32 = 10;
 
 fn scan(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let cursor = super::args::cursor(&a[1])?;
-    let (mut pattern, mut count, mut type_name) = (None, 10usize, None);
-    let mut i = 2;
-    while i < a.len() {
-        let Some(v) = a.get(i + 1) else {
-            return Err(CmdError::Syntax);
-        };
-        if is(&a[i], "match") {
-            pattern = Some(v.clone());
-        } else if is(&a[i], "count") {
-            let n = int(v)?;
-            if n < 1 {
-                return Err(CmdError::Syntax);
-            }
-            count = n.min(1 << 20) as usize;
-        } else if is(&a[i], "type") {
-            type_name = Some(v.clone());
-        } else {
-            return Err(CmdError::Syntax);
-        }
-        i += 2;
-    }
+    let super::args::ScanOptions {
+        pattern,
+        count,
+        type_name,
+    } = super::args::scan_options(a, 2, true)?;
+    let count = count.map_or(10, |n| n.min(1 << 20) as usize);
     let shards = ctx.cx.core.router.shard_count() as u64;
     let shard = (cursor & ((1 << SCAN_SHARD_BITS) - 1)) % shards;
     let token = cursor >> SCAN_SHARD_BITS;
