@@ -143,20 +143,6 @@ fn storage_refuses_a_different_shard_count() {
     );
 }
 
-/// `write_behind_held` from INFO persistence.
-fn held_writes(r: &mut Raw) -> u64 {
-    let Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else {
-        panic!()
-    };
-    let info = String::from_utf8_lossy(&info).to_string();
-    info.lines()
-        .find_map(|l| l.strip_prefix("write_behind_held:"))
-        .unwrap_or_else(|| panic!("no write_behind_held in {info}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// Applied writes are held in memory and written to RocksDB behind (here:
 /// never, within the test); a crash that loses them must not lose them to
 /// clients: the restarted server applies the Raft log after its last
@@ -184,7 +170,10 @@ fn kill9_replays_applied_writes_held_in_memory() {
     );
     assert_eq!(r.cmd(&["LPOP", "l"]), Resp::bulk("v0"));
     assert_eq!(r.cmd(&["DEL", "old"]), Int(1));
-    assert!(held_writes(&mut r) > 0, "the writes are not held in memory");
+    assert!(
+        r.info_number("persistence", "write_behind_held") > 0,
+        "the writes are not held in memory"
+    );
     let check = |r: &mut Raw| {
         assert_eq!(r.cmd(&["HLEN", "h"]), Int(299));
         assert_eq!(r.cmd(&["HGET", "h", "f299"]), Resp::bulk("v299"));

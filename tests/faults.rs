@@ -78,20 +78,6 @@ fn no_leader_answers_tryagain() {
     assert_eq!(r.cmd(&["GET", "k"]), Resp::Bulk(None));
 }
 
-/// `name:value` of INFO persistence.
-fn persistence(r: &mut common::Raw, name: &str) -> u64 {
-    let Resp::Bulk(Some(info)) = r.cmd(&["INFO", "persistence"]) else {
-        panic!()
-    };
-    let info = String::from_utf8_lossy(&info).to_string();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 /// A failed write of applied data to RocksDB (injected) under
 /// write-behind: the writes stay held, so acknowledged writes still read
 /// back, later writes are refused, and a restart without the fault replays
@@ -109,7 +95,7 @@ fn failed_data_commit_keeps_held_writes_readable_and_replays_them() {
     common::wait_until(
         "start-up entries committed",
         Duration::from_secs(10),
-        || persistence(&mut r, "write_behind_held") == 0,
+        || r.info_number("persistence", "write_behind_held") == 0,
     );
     let n = 200;
     let mut pipeline = Vec::new();
@@ -125,12 +111,12 @@ fn failed_data_commit_keeps_held_writes_readable_and_replays_them() {
         assert_eq!(r.read(), Some(Resp::Simple("OK".into())), "SET k{i}");
     }
     common::wait_until("the commit failure", Duration::from_secs(10), || {
-        persistence(&mut r, "storage_failed") == 1
+        r.info_number("persistence", "storage_failed") == 1
     });
     let reply = r.cmd(&["SET", "after", "v"]);
     assert!(is_err(&reply, "IOERR"), "write after failure: {reply:?}");
     // The held writes still answer reads.
-    assert!(persistence(&mut r, "write_behind_held") >= n);
+    assert!(r.info_number("persistence", "write_behind_held") >= n);
     for i in 0..n {
         assert_eq!(
             r.cmd(&["GET", &format!("k{i}")]),

@@ -226,6 +226,20 @@ pub struct Raw {
 }
 
 impl Raw {
+    /// The numeric `name:value` field of INFO `section`.
+    pub fn info_number(&mut self, section: &str, name: &str) -> u64 {
+        let Resp::Bulk(Some(info)) = self.cmd(&["INFO", section]) else {
+            panic!("INFO {section}")
+        };
+        let info = String::from_utf8_lossy(&info).to_string();
+        info.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .unwrap_or_else(|| panic!("no {name} in {info}"))
+            .trim()
+            .parse()
+            .unwrap()
+    }
+
     pub fn try_connect(port: u16) -> std::io::Result<Raw> {
         let s = TcpStream::connect(("127.0.0.1", port))?;
         s.set_read_timeout(Some(Duration::from_secs(20)))?;

@@ -332,7 +332,8 @@ impl ShardStore {
     fn note_pending(&mut self, bytes: usize) {
         // Per-entry overhead of the map and the batch, roughly.
         self.pending_bytes += bytes + 64;
-        if self.pending_since.is_none() {
+        // Without a hold every apply commits: no clock read needed.
+        if self.pending_since.is_none() && !self.behind_age.is_zero() {
             self.pending_since = Some(Instant::now());
         }
     }
@@ -341,7 +342,8 @@ impl ShardStore {
     /// overlay reached one of its bounds, or its oldest write is
     /// [`BEHIND_AGE`] (or what [`Self::set_write_behind`] set) old.
     pub fn commit_due(&self) -> bool {
-        self.overlay.len() >= BEHIND_ENTRIES
+        (self.behind_age.is_zero() && self.has_pending())
+            || self.overlay.len() >= BEHIND_ENTRIES
             || self.pending_bytes >= BEHIND_BYTES
             || self.ranges.len() >= BEHIND_RANGES
             || self
