@@ -87,3 +87,29 @@ pub async fn wait_on_shard(
     forget.0 = None;
     r
 }
+
+/// Read-only poll of a blocking command whose keys span shards: whether
+/// one of them holds an element now. Asks every shard at once, with the
+/// op `probe` builds for its keys (the family's `AnyNonEmpty`, which
+/// answers 1 when one does).
+pub async fn any_ready(
+    core: &Rc<Core>,
+    by_shard: &[(ShardId, Vec<Bytes>)],
+    probe: impl Fn(Vec<Bytes>) -> Op,
+) -> OpResult<bool> {
+    let pending: Vec<_> = by_shard
+        .iter()
+        .map(|(s, keys)| core.submit(*s, vec![probe(keys.clone())]))
+        .collect();
+    let mut ready = Ok(false);
+    for p in pending {
+        for r in core.finish(p).await {
+            match r {
+                Ok(Output::Int(1)) => ready = ready.map(|_| true),
+                Ok(_) => {}
+                Err(e) => ready = Err(e),
+            }
+        }
+    }
+    ready
+}

@@ -493,20 +493,10 @@ impl MultiPop {
 
     /// Read-only: whether one of the keys holds a list now.
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool> {
-        let pending: Vec<_> = self
-            .by_shard
-            .iter()
-            .map(|(s, keys)| core.submit(*s, vec![Op::Lists(ListOp::AnyNonEmpty(keys.clone()))]))
-            .collect();
-        let mut ready = Ok(false);
-        for p in pending {
-            match first(core.finish(p).await) {
-                Ok(Output::Int(1)) => ready = ready.map(|_| true),
-                Ok(_) => {}
-                Err(e) => ready = Err(e),
-            }
-        }
-        ready
+        super::blocking::any_ready(core, &self.by_shard, |keys| {
+            Op::Lists(ListOp::AnyNonEmpty(keys))
+        })
+        .await
     }
 }
 

@@ -101,22 +101,10 @@ impl Pops {
 
     /// Read-only: whether one of the keys holds a zset now.
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool> {
-        let pending: Vec<_> = self
-            .by_shard
-            .iter()
-            .map(|(s, keys)| core.submit(*s, vec![Op::ZSets(ZSetOp::AnyNonEmpty(keys.clone()))]))
-            .collect();
-        let mut ready = Ok(false);
-        for p in pending {
-            for r in core.finish(p).await {
-                match r {
-                    Ok(Output::Int(1)) => ready = ready.map(|_| true),
-                    Ok(_) => {}
-                    Err(e) => ready = Err(e),
-                }
-            }
-        }
-        ready
+        super::super::blocking::any_ready(core, &self.by_shard, |keys| {
+            Op::ZSets(ZSetOp::AnyNonEmpty(keys))
+        })
+        .await
     }
 }
 
