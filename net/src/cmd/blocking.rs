@@ -14,6 +14,8 @@ use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::slot::ShardId;
 
+use super::Ctx;
+use super::group_by_shard;
 use crate::conn_state::ClientInfo;
 use crate::shared::Shared;
 
@@ -88,28 +90,58 @@ pub async fn wait_on_shard(
     r
 }
 
-/// Read-only poll of a blocking command whose keys span shards: whether
-/// one of them holds an element now. Asks every shard at once, with the
-/// op `probe` builds for its keys (the family's `AnyNonEmpty`, which
-/// answers 1 when one does).
-pub async fn any_ready(
-    core: &Rc<Core>,
-    by_shard: &[(ShardId, Vec<Bytes>)],
-    probe: impl Fn(Vec<Bytes>) -> Op,
-) -> OpResult<bool> {
-    let pending: Vec<_> = by_shard
-        .iter()
-        .map(|(s, keys)| core.submit(*s, vec![probe(keys.clone())]))
-        .collect();
-    let mut ready = Ok(false);
-    for p in pending {
-        for r in core.finish(p).await {
-            match r {
-                Ok(Output::Int(1)) => ready = ready.map(|_| true),
-                Ok(_) => {}
-                Err(e) => ready = Err(e),
+/// The keys of a pop from the first non-empty of several keys (BLPOP,
+/// LMPOP, BZPOPMIN, ZMPOP ...), as the shards hold them.
+#[derive(Clone)]
+pub struct PopKeys {
+    /// Consecutive keys on one shard, in command order: attempts follow
+    /// it, so the first non-empty key in the command's order wins.
+    pub runs: Vec<(ShardId, Vec<Bytes>)>,
+    /// Every key per shard, for the read-only polls.
+    pub by_shard: Vec<(ShardId, Vec<Bytes>)>,
+}
+
+impl PopKeys {
+    pub fn new(ctx: &Ctx<'_>, keys: &[Bytes]) -> PopKeys {
+        let router = &ctx.cx.core.router;
+        let mut runs: Vec<(ShardId, Vec<Bytes>)> = Vec::new();
+        for k in keys {
+            let s = router.shard_of_key(k);
+            match runs.last_mut() {
+                Some((last, run)) if *last == s => run.push(k.clone()),
+                _ => runs.push((s, vec![k.clone()])),
             }
         }
+        let by_shard = group_by_shard(ctx, keys)
+            .into_iter()
+            .map(|(s, idx)| (s, idx.into_iter().map(|i| keys[i].clone()).collect()))
+            .collect();
+        PopKeys { runs, by_shard }
     }
-    ready
+
+    /// Read-only poll: whether one of the keys holds an element now. Asks
+    /// every shard at once, with the op `probe` builds for its keys (the
+    /// family's `AnyNonEmpty`, which answers 1 when one does).
+    pub async fn any_ready(
+        &self,
+        core: &Rc<Core>,
+        probe: impl Fn(Vec<Bytes>) -> Op,
+    ) -> OpResult<bool> {
+        let pending: Vec<_> = self
+            .by_shard
+            .iter()
+            .map(|(s, keys)| core.submit(*s, vec![probe(keys.clone())]))
+            .collect();
+        let mut ready = Ok(false);
+        for p in pending {
+            for r in core.finish(p).await {
+                match r {
+                    Ok(Output::Int(1)) => ready = ready.map(|_| true),
+                    Ok(_) => {}
+                    Err(e) => ready = Err(e),
+                }
+            }
+        }
+        ready
+    }
 }

@@ -37,7 +37,7 @@ use super::Ctx;
 use super::Plan;
 use super::args::int;
 use super::args::is;
-use super::group_by_shard;
+use super::blocking::PopKeys;
 use super::on_key;
 use super::output_reply;
 use crate::reply::CmdError;
@@ -440,11 +440,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
 /// A pop from the first non-empty of several keys (BLPOP, LMPOP ...).
 #[derive(Clone)]
 struct MultiPop {
-    /// Consecutive keys on one shard, in command order: attempts follow
-    /// it, so the first non-empty key in the command's order wins.
-    runs: Vec<(ShardId, Vec<Bytes>)>,
-    /// Every key per shard, for the read-only polls.
-    by_shard: Vec<(ShardId, Vec<Bytes>)>,
+    keys: PopKeys,
     left: bool,
     /// None: reply `[key, element]`; Some: `[key, [elements]]`.
     count: Option<u64>,
@@ -452,22 +448,8 @@ struct MultiPop {
 
 impl MultiPop {
     fn new(ctx: &Ctx<'_>, keys: &[Bytes], left: bool, count: Option<u64>) -> MultiPop {
-        let router = &ctx.cx.core.router;
-        let mut runs: Vec<(ShardId, Vec<Bytes>)> = Vec::new();
-        for k in keys {
-            let s = router.shard_of_key(k);
-            match runs.last_mut() {
-                Some((last, run)) if *last == s => run.push(k.clone()),
-                _ => runs.push((s, vec![k.clone()])),
-            }
-        }
-        let by_shard = group_by_shard(ctx, keys)
-            .into_iter()
-            .map(|(s, idx)| (s, idx.into_iter().map(|i| keys[i].clone()).collect()))
-            .collect();
         MultiPop {
-            runs,
-            by_shard,
+            keys: PopKeys::new(ctx, keys),
             left,
             count,
         }
@@ -476,7 +458,7 @@ impl MultiPop {
     /// One attempt: Nil when every key is empty. `strict`: a key of another
     /// type before the first list is WRONGTYPE (the command's first try).
     async fn run(&self, core: &Rc<Core>, strict: bool) -> OpResult<Output> {
-        for (shard, keys) in &self.runs {
+        for (shard, keys) in &self.keys.runs {
             let op = ListOp::PopFirst {
                 keys: keys.clone(),
                 left: self.left,
@@ -493,10 +475,9 @@ impl MultiPop {
 
     /// Read-only: whether one of the keys holds a list now.
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool> {
-        super::blocking::any_ready(core, &self.by_shard, |keys| {
-            Op::Lists(ListOp::AnyNonEmpty(keys))
-        })
-        .await
+        self.keys
+            .any_ready(core, |keys| Op::Lists(ListOp::AnyNonEmpty(keys)))
+            .await
     }
 }
 
@@ -514,7 +495,7 @@ impl Blocked {
     fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)> {
         match self {
             Blocked::Pop(p) => {
-                let [(shard, keys)] = p.runs.as_slice() else {
+                let [(shard, keys)] = p.keys.runs.as_slice() else {
                     return None;
                 };
                 let attempts = keys
@@ -693,7 +674,7 @@ fn mpop_args(a: &[Bytes], at: usize) -> Result<(Vec<Bytes>, bool, u64), CmdError
 fn lmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (keys, left, count) = mpop_args(a, 1)?;
     let pop = MultiPop::new(ctx, &keys, left, Some(count));
-    if let [(shard, keys)] = &pop.runs[..] {
+    if let [(shard, keys)] = &pop.keys.runs[..] {
         let op = ListOp::PopFirst {
             keys: keys.clone(),
             left,

@@ -26,14 +26,13 @@ use shardis_shards::error::OpResult;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::op::ZSetOp;
-use shardis_shards::slot::ShardId;
 use shardis_shards::types::number;
 
 use super::super::Ctx;
 use super::super::Plan;
 use super::super::args::int;
 use super::super::args::is;
-use super::super::group_by_shard;
+use super::super::blocking::PopKeys;
 use super::super::output_reply;
 use super::parse::err;
 use super::reply::nested_pairs;
@@ -46,32 +45,15 @@ use crate::resp::Reply;
 
 /// A pop from the first non-empty of several keys.
 struct Pops {
-    /// Consecutive keys on one shard, in command order.
-    runs: Vec<(ShardId, Vec<Bytes>)>,
-    /// Every key per shard, for the read-only polls.
-    by_shard: Vec<(ShardId, Vec<Bytes>)>,
+    keys: PopKeys,
     max: bool,
     count: u64,
 }
 
 impl Pops {
     fn new(ctx: &Ctx<'_>, keys: &[Bytes], max: bool, count: u64) -> Pops {
-        let router = &ctx.cx.core.router;
-        let mut runs: Vec<(ShardId, Vec<Bytes>)> = Vec::new();
-        for k in keys {
-            let s = router.shard_of_key(k);
-            match runs.last_mut() {
-                Some((last, run)) if *last == s => run.push(k.clone()),
-                _ => runs.push((s, vec![k.clone()])),
-            }
-        }
-        let by_shard = group_by_shard(ctx, keys)
-            .into_iter()
-            .map(|(s, idx)| (s, idx.into_iter().map(|i| keys[i].clone()).collect()))
-            .collect();
         Pops {
-            runs,
-            by_shard,
+            keys: PopKeys::new(ctx, keys),
             max,
             count,
         }
@@ -90,7 +72,7 @@ impl Pops {
     /// empty. `strict`: a key of another type before the first zset is
     /// WRONGTYPE (the command's first try, as in Redis).
     async fn attempt(&self, core: &Rc<Core>, strict: bool) -> OpResult<Output> {
-        for (shard, keys) in &self.runs {
+        for (shard, keys) in &self.keys.runs {
             match core.call_one(*shard, self.op(keys.clone(), strict)).await? {
                 Output::Nil => {}
                 out => return Ok(out),
@@ -101,10 +83,9 @@ impl Pops {
 
     /// Read-only: whether one of the keys holds a zset now.
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool> {
-        super::super::blocking::any_ready(core, &self.by_shard, |keys| {
-            Op::ZSets(ZSetOp::AnyNonEmpty(keys))
-        })
-        .await
+        self.keys
+            .any_ready(core, |keys| Op::ZSets(ZSetOp::AnyNonEmpty(keys)))
+            .await
     }
 }
 
@@ -187,7 +168,7 @@ pub(super) fn zmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (keys, max, count) = mpop_args(a, 1)?;
     let pops = Pops::new(ctx, &keys, max, count);
     let resp3 = resp3(ctx);
-    if let [(shard, _)] = pops.runs.as_slice() {
+    if let [(shard, _)] = pops.keys.runs.as_slice() {
         return Ok(Plan::Many {
             parts: vec![(*shard, pops.op(keys, true))],
             finish: Box::new(move |mut results| {
@@ -283,7 +264,7 @@ fn block(ctx: &Ctx<'_>, pops: Pops, timeout: Option<Duration>, shape: Shape) -> 
                 counted = Some(crate::cmd::blocking::Counted::new(&shared));
             }
             // All keys on one shard: wait in line there, woken by writes.
-            if let [(shard, keys)] = pops.runs.as_slice() {
+            if let [(shard, keys)] = pops.keys.runs.as_slice() {
                 let attempts = keys
                     .iter()
                     .map(|k| (k.clone(), pops.op(vec![k.clone()], false)))
