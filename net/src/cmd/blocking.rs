@@ -1,23 +1,146 @@
-//! What the blocking commands of every family share: INFO's
-//! blocked_clients count, and waiting in line on a shard's core
-//! (shards::blocking) when all of a command's keys live on that shard.
+//! What the blocking commands of every family share: the timeout
+//! argument, the serving loop ([`block`]), INFO's blocked_clients count,
+//! and waiting in line on a shard's core (shards::blocking) when all of a
+//! command's keys live on that shard.
 
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
 use shardis_shards::core::Core;
+use shardis_shards::error::OpError;
 use shardis_shards::error::OpResult;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::slot::ShardId;
+use shardis_shards::types::number;
 
 use super::Ctx;
+use super::Plan;
 use super::group_by_shard;
 use crate::conn_state::ClientInfo;
+use crate::reply::CmdError;
+use crate::reply::op_error_reply;
+use crate::resp::Reply;
 use crate::shared::Shared;
+
+/// A blocking timeout in seconds (a float) as Redis reads it: rounded up
+/// to whole milliseconds; None for 0, which waits forever.
+pub fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
+    let secs =
+        number::parse_f64(arg).ok_or(CmdError::Text("timeout is not a float or out of range"))?;
+    let ms = (secs * 1000.0).ceil();
+    if ms < 0.0 {
+        return Err(CmdError::Text("timeout is negative"));
+    }
+    // `as` saturates: a huge timeout is as good as forever.
+    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
+}
+
+/// What a family's blocking command does, for [`block`].
+pub(crate) trait Blocking: Clone + 'static {
+    /// One try: Nil while every key is empty. `strict` on the command's
+    /// first try only (a key of another type is WRONGTYPE there, as in
+    /// Redis; a retry skips it).
+    async fn attempt(&self, core: &Rc<Core>, strict: bool) -> OpResult<Output>;
+    /// Read-only: whether a retry may succeed now.
+    async fn ready(&self, core: &Rc<Core>) -> OpResult<bool>;
+    /// All keys on one shard: that shard and, per key, the op that serves
+    /// the client from it (a retry's op).
+    fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)>;
+}
+
+/// First and last pause between polls of a blocked client whose keys
+/// span shards.
+const FIRST_POLL: Duration = Duration::from_millis(1);
+const MAX_POLL: Duration = Duration::from_millis(10);
+
+/// Serves a blocking command: one attempt, then waits until a retry
+/// succeeds (answered by `reply`) or the timeout passes (a null array).
+/// With every key on one shard the client waits in line on that shard's
+/// core and is woken by the writes (see `wait_on_shard`); otherwise it
+/// polls the keys with a read-only op, 1 ms growing to 10 ms apart, so an
+/// idle wait adds nothing to the Raft log, and is served within one poll
+/// interval, not in FIFO order.
+pub(crate) fn block<B: Blocking>(
+    ctx: &Ctx<'_>,
+    what: B,
+    timeout: Option<Duration>,
+    reply: impl Fn(OpResult<Output>) -> Reply + 'static,
+) -> Plan {
+    // Plan::Block: the connection drops the wait when the client hangs up.
+    let core = ctx.cx.core.clone();
+    // Inside MULTI/EXEC a blocking command never blocks (Redis).
+    let once = ctx.conn.in_exec;
+    let shared = ctx.cx.shared.clone();
+    let info = ctx.conn.info.clone();
+    Plan::Block(Box::pin(async move {
+        let mut counted = None;
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        let mut pause = FIRST_POLL;
+        let mut first_try = true;
+        // Out of flight from the first miss on: waiting is not work a
+        // script has to wait for (the connection is in flight until then).
+        let mut paused = None;
+        loop {
+            // A retry waits while a script holds the node: Redis serves
+            // blocked clients only once a script has ended. In flight while
+            // it pops, so a script that starts meanwhile waits for it.
+            let in_flight = match paused {
+                Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
+                None => None,
+            };
+            // The attempt runs as a task of its own: if the client hangs up
+            // and this future is dropped, a pop-then-push still finishes.
+            let attempt = {
+                let (what, core) = (what.clone(), core.clone());
+                glommio::spawn_local(async move { what.attempt(&core, first_try).await }).detach()
+            };
+            let attempt = attempt
+                .await
+                .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())));
+            drop(in_flight);
+            match attempt {
+                Ok(Output::Nil) if once => return Reply::NilArray,
+                Ok(Output::Nil) => {}
+                r => return reply(r),
+            }
+            first_try = false;
+            if paused.is_none() {
+                paused = Some(shared.script.pause(core.id.0));
+            }
+            if counted.is_none() {
+                counted = Some(Counted::new(&shared));
+            }
+            if let Some((shard, attempts)) = what.on_one_shard() {
+                return match wait_on_shard(&core, &info, shard, attempts, deadline).await {
+                    Ok(Output::Nil) => Reply::NilArray,
+                    r => reply(r),
+                };
+            }
+            loop {
+                let wait = match deadline {
+                    Some(end) => match end.checked_duration_since(Instant::now()) {
+                        Some(left) if !left.is_zero() => pause.min(left),
+                        _ => return Reply::NilArray,
+                    },
+                    None => pause,
+                };
+                glommio::timer::sleep(wait).await;
+                pause = (pause * 2).min(MAX_POLL);
+                match what.ready(&core).await {
+                    Ok(true) => break,
+                    // An election in progress: keep waiting for a leader.
+                    Ok(false) | Err(OpError::NoLeader) => {}
+                    Err(e) => return op_error_reply(&e),
+                }
+            }
+        }
+    }))
+}
 
 /// Counts a client in INFO's blocked_clients while alive.
 pub struct Counted(Arc<Shared>);

@@ -5,22 +5,13 @@
 //! keys' types, pops from the source, then pushes to the destination.
 //!
 //! Blocking commands (BLPOP, BRPOP, BLMPOP, BLMOVE, BRPOPLPUSH) never block
-//! a core: they are futures that try the non-blocking command once and,
-//! while every key is empty, sleep on glommio's timer and poll the keys
-//! with a read-only op, retrying the pop when one holds a list, until the
-//! timeout. Polls are reads, so an idle wait adds nothing to the Raft log.
-//! Known limitations against Redis: a push does not wake the client
-//! directly (it is seen at the next poll, 1 ms growing to 10 ms apart),
-//! several clients blocked on one key are not served in FIFO order
-//! (whichever polls first wins), a blocked client that disconnects is only
-//! noticed when its wait ends (never, with timeout 0), and there is no
-//! MULTI yet in which they would have to answer without blocking.
+//! a core: they are served by `blocking::block`, which waits in line on the
+//! keys' shard (woken by pushes, FIFO per key) when they share one, and
+//! polls otherwise.
 //! Across shards LMOVE is two steps, so a reader may briefly see the
 //! element in neither list.
 
 use std::rc::Rc;
-use std::time::Duration;
-use std::time::Instant;
 
 use bytes::Bytes;
 use shardis_shards::core::Core;
@@ -37,11 +28,13 @@ use super::Ctx;
 use super::Plan;
 use super::args::int;
 use super::args::is;
+use super::blocking::Blocking;
 use super::blocking::PopKeys;
+use super::blocking::block;
+use super::blocking::timeout;
 use super::on_key;
 use super::output_reply;
 use crate::reply::CmdError;
-use crate::reply::op_error_reply;
 use crate::resp::Reply;
 
 const GROUP: &str = "list";
@@ -149,19 +142,6 @@ fn side(arg: &[u8]) -> Result<bool, CmdError> {
     } else {
         Err(CmdError::Syntax)
     }
-}
-
-/// A blocking timeout in seconds (a float) as Redis reads it: rounded up
-/// to whole milliseconds; None for 0, which waits forever.
-fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs =
-        number::parse_f64(arg).ok_or(CmdError::Text("timeout is not a float or out of range"))?;
-    let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
-        return Err(CmdError::Text("timeout is negative"));
-    }
-    // `as` saturates: a huge timeout is as good as forever.
-    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
 
 fn push(ctx: &Ctx<'_>, a: &[Bytes], left: bool, only_existing: bool) -> Result<Plan, CmdError> {
@@ -488,7 +468,7 @@ enum Blocked {
     Move(Move),
 }
 
-impl Blocked {
+impl Blocking for Blocked {
     /// When every key lives on one shard: that shard and, per key, the op
     /// that serves this client from it. The client then waits on that
     /// shard's core, in line with other clients (see shards::blocking).
@@ -537,92 +517,10 @@ impl Blocked {
     }
 }
 
-/// First and last pause between polls of a blocked client.
-const FIRST_POLL: Duration = Duration::from_millis(1);
-const MAX_POLL: Duration = Duration::from_millis(10);
-
-/// Serves a blocking command: one attempt, then polls until a key is ready
-/// and the retried attempt succeeds, or until the timeout (a null array).
-/// Polling stands in for Redis's wake-up on push (see the module doc): a
-/// client is served within one poll interval, not in FIFO order.
-fn block(ctx: &Ctx<'_>, what: Blocked, timeout: Option<Duration>) -> Plan {
-    // Plan::Block: the connection drops the wait when the client hangs up.
-    let core = ctx.cx.core.clone();
-    // Inside MULTI/EXEC a blocking command never blocks (Redis).
-    let once = ctx.conn.in_exec;
-    let shared = ctx.cx.shared.clone();
-    let info = ctx.conn.info.clone();
-    Plan::Block(Box::pin(async move {
-        let mut counted = None;
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut pause = FIRST_POLL;
-        let mut first_try = true;
-        // Out of flight from the first miss on: waiting is not work a
-        // script has to wait for (the connection is in flight until then).
-        let mut paused = None;
-        loop {
-            // A retry waits while a script holds the node: Redis serves
-            // blocked clients only once a script has ended. In flight while
-            // it pops, so a script that starts meanwhile waits for it.
-            let in_flight = match paused {
-                Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
-                None => None,
-            };
-            // The attempt runs as a task of its own: if the client hangs up
-            // and this future is dropped, a pop-then-push still finishes.
-            let attempt = {
-                let (what, core) = (what.clone(), core.clone());
-                glommio::spawn_local(async move { what.attempt(&core, first_try).await }).detach()
-            };
-            let attempt = attempt
-                .await
-                .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())));
-            drop(in_flight);
-            match attempt {
-                Ok(Output::Nil) if once => return Reply::NilArray,
-                Ok(Output::Nil) => {}
-                r => return output_reply(r),
-            }
-            first_try = false;
-            if paused.is_none() {
-                paused = Some(shared.script.pause(core.id.0));
-            }
-            if counted.is_none() {
-                counted = Some(super::blocking::Counted::new(&shared));
-            }
-            if let Some((shard, attempts)) = what.on_one_shard() {
-                return match super::blocking::wait_on_shard(&core, &info, shard, attempts, deadline)
-                    .await
-                {
-                    Ok(Output::Nil) => Reply::NilArray,
-                    r => output_reply(r),
-                };
-            }
-            loop {
-                let wait = match deadline {
-                    Some(end) => match end.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => pause.min(left),
-                        _ => return Reply::NilArray,
-                    },
-                    None => pause,
-                };
-                glommio::timer::sleep(wait).await;
-                pause = (pause * 2).min(MAX_POLL);
-                match what.ready(&core).await {
-                    Ok(true) => break,
-                    // An election in progress: keep waiting for a leader.
-                    Ok(false) | Err(OpError::NoLeader) => {}
-                    Err(e) => return op_error_reply(&e),
-                }
-            }
-        }
-    }))
-}
-
 fn bpop(ctx: &Ctx<'_>, a: &[Bytes], left: bool) -> Result<Plan, CmdError> {
     let timeout = timeout(&a[a.len() - 1])?;
     let pop = MultiPop::new(ctx, &a[1..a.len() - 1], left, None);
-    Ok(block(ctx, Blocked::Pop(pop), timeout))
+    Ok(block(ctx, Blocked::Pop(pop), timeout, output_reply))
 }
 
 fn blpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
@@ -637,13 +535,13 @@ fn blmove(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (from_left, to_left) = (side(&a[3])?, side(&a[4])?);
     let timeout = timeout(&a[5])?;
     let m = Move::new(ctx, &a[1], &a[2], from_left, to_left);
-    Ok(block(ctx, Blocked::Move(m), timeout))
+    Ok(block(ctx, Blocked::Move(m), timeout, output_reply))
 }
 
 fn brpoplpush(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let timeout = timeout(&a[3])?;
     let m = Move::new(ctx, &a[1], &a[2], false, true);
-    Ok(block(ctx, Blocked::Move(m), timeout))
+    Ok(block(ctx, Blocked::Move(m), timeout, output_reply))
 }
 
 /// The arguments of LMPOP/BLMPOP after `numkeys` (at `a[at]`): the keys,
@@ -698,11 +596,13 @@ fn blmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (keys, left, count) = mpop_args(a, 2)?;
     let timeout = timeout(&a[1])?;
     let pop = MultiPop::new(ctx, &keys, left, Some(count));
-    Ok(block(ctx, Blocked::Pop(pop), timeout))
+    Ok(block(ctx, Blocked::Pop(pop), timeout, output_reply))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn args(s: &str) -> Vec<Bytes> {

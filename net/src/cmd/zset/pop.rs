@@ -6,33 +6,28 @@
 //! is atomic, as in Redis; across shards a key is tried after the earlier
 //! ones were found empty.
 //!
-//! Blocking pops never block a core (as the list family's do): they try
-//! once and, while every key is empty, sleep on glommio's timer and poll
-//! the keys with a read-only op, retrying the pop when one holds a zset,
-//! until the timeout. Polls are reads, so an idle wait adds nothing to the
-//! Raft log. Against Redis: a ZADD does not wake the client directly (it
-//! is seen at the next poll, 1 ms growing to 10 ms apart), clients blocked
-//! on one key are not served in FIFO order, and a client that disconnects
-//! is only noticed when its wait ends.
+//! Blocking pops never block a core: like the list family's, they are
+//! served by `blocking::block` (in line on the keys' shard when they share
+//! one, woken by ZADD, FIFO per key; polled otherwise).
 
 use std::rc::Rc;
-use std::time::Duration;
-use std::time::Instant;
 
 use bytes::Bytes;
 use shardis_shards::core::Core;
-use shardis_shards::error::OpError;
 use shardis_shards::error::OpResult;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::op::ZSetOp;
-use shardis_shards::types::number;
+use shardis_shards::slot::ShardId;
 
 use super::super::Ctx;
 use super::super::Plan;
 use super::super::args::int;
 use super::super::args::is;
+use super::super::blocking::Blocking;
 use super::super::blocking::PopKeys;
+use super::super::blocking::block;
+use super::super::blocking::timeout;
 use super::super::output_reply;
 use super::parse::err;
 use super::reply::nested_pairs;
@@ -40,10 +35,10 @@ use super::reply::resp3;
 use super::reply::score_reply;
 use super::reply::split_pairs;
 use crate::reply::CmdError;
-use crate::reply::op_error_reply;
 use crate::resp::Reply;
 
 /// A pop from the first non-empty of several keys.
+#[derive(Clone)]
 struct Pops {
     keys: PopKeys,
     max: bool,
@@ -67,7 +62,9 @@ impl Pops {
             skip_wrong_type: !strict,
         })
     }
+}
 
+impl Blocking for Pops {
     /// One attempt: [key, [member, score, ...]], or Nil when every key is
     /// empty. `strict`: a key of another type before the first zset is
     /// WRONGTYPE (the command's first try, as in Redis).
@@ -86,6 +83,18 @@ impl Pops {
         self.keys
             .any_ready(core, |keys| Op::ZSets(ZSetOp::AnyNonEmpty(keys)))
             .await
+    }
+
+    /// All keys on one shard: wait in line there, woken by writes.
+    fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)> {
+        let [(shard, keys)] = self.keys.runs.as_slice() else {
+            return None;
+        };
+        let attempts = keys
+            .iter()
+            .map(|k| (k.clone(), self.op(vec![k.clone()], false)))
+            .collect();
+        Some((*shard, attempts))
     }
 }
 
@@ -199,7 +208,10 @@ pub(super) fn bzpopmax(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError>
 fn bzpop(ctx: &Ctx<'_>, a: &[Bytes], max: bool) -> Result<Plan, CmdError> {
     let timeout = timeout(&a[a.len() - 1])?;
     let pops = Pops::new(ctx, &a[1..a.len() - 1], max, 1);
-    Ok(block(ctx, pops, timeout, Shape::Flat))
+    let resp3 = resp3(ctx);
+    Ok(block(ctx, pops, timeout, move |r| {
+        popped_reply(r, Shape::Flat, resp3)
+    }))
 }
 
 /// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
@@ -207,93 +219,8 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_>, a: &[Bytes]) -> Result<Plan, CmdError> {
     let (keys, max, count) = mpop_args(a, 2)?;
     let timeout = timeout(&a[1])?;
     let pops = Pops::new(ctx, &keys, max, count);
-    Ok(block(ctx, pops, timeout, Shape::Nested))
-}
-
-/// A blocking timeout in seconds (a float) as Redis reads it: rounded up
-/// to whole milliseconds; None for 0, which waits forever.
-fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
-    let secs = number::parse_f64(arg).ok_or(err("timeout is not a float or out of range"))?;
-    let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
-        return Err(err("timeout is negative"));
-    }
-    // `as` saturates: a huge timeout is as good as forever.
-    Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
-}
-
-/// First and last pause between polls of a blocked client.
-const FIRST_POLL: Duration = Duration::from_millis(1);
-const MAX_POLL: Duration = Duration::from_millis(10);
-
-/// Serves a blocking pop: one attempt, then polls until a key holds a zset
-/// and the retried attempt succeeds, or until the timeout (a null array).
-fn block(ctx: &Ctx<'_>, pops: Pops, timeout: Option<Duration>, shape: Shape) -> Plan {
-    let core = ctx.cx.core.clone();
     let resp3 = resp3(ctx);
-    // Inside MULTI/EXEC a blocking command never blocks (Redis).
-    let once = ctx.conn.in_exec;
-    let shared = ctx.cx.shared.clone();
-    let info = ctx.conn.info.clone();
-    Plan::Block(Box::pin(async move {
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut pause = FIRST_POLL;
-        let mut first_try = true;
-        let mut counted = None;
-        // Out of flight from the first miss on; each retry waits while a
-        // script holds the node and is in flight while it pops (see
-        // list.rs `block`).
-        let mut paused = None;
-        loop {
-            let in_flight = match paused {
-                Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
-                None => None,
-            };
-            let attempt = pops.attempt(&core, first_try).await;
-            drop(in_flight);
-            match attempt {
-                Ok(Output::Nil) if once => return Reply::NilArray,
-                Ok(Output::Nil) => {}
-                r => return popped_reply(r, shape, resp3),
-            }
-            first_try = false;
-            if paused.is_none() {
-                paused = Some(shared.script.pause(core.id.0));
-            }
-            if counted.is_none() {
-                counted = Some(crate::cmd::blocking::Counted::new(&shared));
-            }
-            // All keys on one shard: wait in line there, woken by writes.
-            if let [(shard, keys)] = pops.keys.runs.as_slice() {
-                let attempts = keys
-                    .iter()
-                    .map(|k| (k.clone(), pops.op(vec![k.clone()], false)))
-                    .collect();
-                let r =
-                    crate::cmd::blocking::wait_on_shard(&core, &info, *shard, attempts, deadline)
-                        .await;
-                return match r {
-                    Ok(Output::Nil) => Reply::NilArray,
-                    r => popped_reply(r, shape, resp3),
-                };
-            }
-            loop {
-                let wait = match deadline {
-                    Some(end) => match end.checked_duration_since(Instant::now()) {
-                        Some(left) if !left.is_zero() => pause.min(left),
-                        _ => return Reply::NilArray,
-                    },
-                    None => pause,
-                };
-                glommio::timer::sleep(wait).await;
-                pause = (pause * 2).min(MAX_POLL);
-                match pops.ready(&core).await {
-                    Ok(true) => break,
-                    // An election in progress: keep waiting for a leader.
-                    Ok(false) | Err(OpError::NoLeader) => {}
-                    Err(e) => return op_error_reply(&e),
-                }
-            }
-        }
+    Ok(block(ctx, pops, timeout, move |r| {
+        popped_reply(r, Shape::Nested, resp3)
     }))
 }
