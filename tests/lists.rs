@@ -454,6 +454,7 @@ fn blocking_timeouts_and_errors() {
                 &["BRPOPLPUSH", "a", "b", "-0.5"],
                 err("ERR timeout is negative"),
             ),
+            (&["BLPOP", "a", "1e300"], err("ERR timeout is negative")),
             (
                 &["BLMOVE", "a", "b", "LEFT", "UP", "1"],
                 err("ERR syntax error"),

@@ -746,6 +746,11 @@ fn blocking_pops() {
                 err("ERR timeout is not a float or out of range"),
             ),
             (&["BZPOPMIN", "nokey", "-1"], err("ERR timeout is negative")),
+            // Redis 7.0's cast of 2^63+ ms overflows to a negative timeout.
+            (
+                &["BZPOPMAX", "nokey", "inf"],
+                err("ERR timeout is negative"),
+            ),
             (
                 &["BZMPOP", "0", "0", "z1", "MIN"],
                 err("ERR numkeys should be greater than 0"),

@@ -109,7 +109,7 @@ impl Batch {
             Plan::Block(fut) => {
                 self.run_groups(cx).await;
                 // The command steps out of flight itself while it waits
-                // (list.rs / zset/pop.rs `block`): its attempts are work a
+                // (cmd/blocking.rs `block`): its attempts are work a
                 // script has to wait for, its waiting is not.
                 match stream {
                     Some((s, info)) => match info.unblock.run(until_hangup(fut, s)).await {

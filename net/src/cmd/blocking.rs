@@ -28,15 +28,17 @@ use crate::resp::Reply;
 use crate::shared::Shared;
 
 /// A blocking timeout in seconds (a float) as Redis reads it: rounded up
-/// to whole milliseconds; None for 0, which waits forever.
+/// to whole milliseconds; None for 0, which waits forever. Redis 7.0 casts
+/// the milliseconds to a signed 64-bit integer, which overflows to a
+/// negative number for a timeout past 2^63 ms (1e300, inf): those answer
+/// "timeout is negative" there, and so they do here.
 pub fn timeout(arg: &[u8]) -> Result<Option<Duration>, CmdError> {
     let secs =
         number::parse_f64(arg).ok_or(CmdError::Text("timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).ceil();
-    if ms < 0.0 {
+    if ms < 0.0 || ms >= i64::MAX as f64 {
         return Err(CmdError::Text("timeout is negative"));
     }
-    // `as` saturates: a huge timeout is as good as forever.
     Ok((ms > 0.0).then(|| Duration::from_millis(ms as u64)))
 }
 
@@ -51,6 +53,13 @@ pub(crate) trait Blocking: Clone + 'static {
     /// All keys on one shard: that shard and, per key, the op that serves
     /// the client from it (a retry's op).
     fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)>;
+    /// Whether an attempt must run to its end even if the client hangs up
+    /// meanwhile: a pop-then-push across shards (BLMOVE) must not stop
+    /// between its steps. A plain pop stops with its client instead, so an
+    /// element is not popped from a later shard for nobody.
+    fn finish_if_dropped(&self) -> bool {
+        false
+    }
 }
 
 /// First and last pause between polls of a blocked client whose keys
@@ -93,15 +102,17 @@ pub(crate) fn block<B: Blocking>(
                 Some(_) => Some(shared.script.enter_when_free(core.id.0, pause).await),
                 None => None,
             };
-            // The attempt runs as a task of its own: if the client hangs up
-            // and this future is dropped, a pop-then-push still finishes.
-            let attempt = {
+            let attempt = if what.finish_if_dropped() {
+                // A task of its own: if the client hangs up and this
+                // future is dropped, the attempt still finishes.
                 let (what, core) = (what.clone(), core.clone());
-                glommio::spawn_local(async move { what.attempt(&core, first_try).await }).detach()
+                glommio::spawn_local(async move { what.attempt(&core, first_try).await })
+                    .detach()
+                    .await
+                    .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())))
+            } else {
+                what.attempt(&core, first_try).await
             };
-            let attempt = attempt
-                .await
-                .unwrap_or_else(|| Err(OpError::Storage("attempt cancelled".into())));
             drop(in_flight);
             match attempt {
                 Ok(Output::Nil) if once => return Reply::NilArray,
@@ -266,5 +277,30 @@ impl PopKeys {
             }
         }
         ready
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_follow_redis() {
+        assert_eq!(timeout(b"0"), Ok(None));
+        assert_eq!(timeout(b"1.5"), Ok(Some(Duration::from_millis(1500))));
+        assert_eq!(timeout(b"0.0001"), Ok(Some(Duration::from_millis(1))));
+        // ceil(-0.1 ms) is 0: Redis waits forever rather than complain.
+        assert_eq!(timeout(b"-0.0001"), Ok(None));
+        assert_eq!(timeout(b"-1"), Err(CmdError::Text("timeout is negative")));
+        assert_eq!(
+            timeout(b"abc"),
+            Err(CmdError::Text("timeout is not a float or out of range"))
+        );
+        // Past 2^63 ms Redis 7.0's cast overflows to a negative timeout.
+        let negative = Err(CmdError::Text("timeout is negative"));
+        assert_eq!(timeout(b"1e300"), negative);
+        assert_eq!(timeout(b"inf"), negative);
+        assert_eq!(timeout(b"-inf"), negative);
+        assert!(timeout(b"9.2e15").unwrap().is_some());
     }
 }
