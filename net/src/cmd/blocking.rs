@@ -154,10 +154,10 @@ pub(crate) fn block<B: Blocking>(
 }
 
 /// Counts a client in INFO's blocked_clients while alive.
-pub struct Counted(Arc<Shared>);
+struct Counted(Arc<Shared>);
 
 impl Counted {
-    pub fn new(shared: &Arc<Shared>) -> Self {
+    fn new(shared: &Arc<Shared>) -> Self {
         shared.blocked.fetch_add(1, Ordering::Relaxed);
         Counted(shared.clone())
     }
@@ -185,7 +185,7 @@ fn next_block_id(core: &Core) -> u64 {
 /// op that serves this client from it) succeeds, or the deadline passes
 /// (Ok(Nil)). If this future is dropped (the client hung up), the shard is
 /// told to forget the client.
-pub async fn wait_on_shard(
+async fn wait_on_shard(
     core: &Rc<Core>,
     info: &ClientInfo,
     shard: ShardId,
