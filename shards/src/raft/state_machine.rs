@@ -5,9 +5,9 @@
 //! A stream of entries is applied into the shard's overlay: the data, the
 //! last applied log id and the membership go into one WriteBatch together,
 //! written behind when the overlay is due (see `storage::shard_store`), and
-//! the clients' responders are answered once the overlay holds them. Snapshots are files of the shard's
-//! whole column family, built and installed off the executor
-//! ([`super::snapshot`]).
+//! the clients' responders are answered once the overlay holds them.
+//! Snapshots are files of the shard's whole column family, built and
+//! installed off the executor ([`super::snapshot`]).
 
 use std::cell::Cell;
 use std::cell::RefCell;

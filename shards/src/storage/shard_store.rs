@@ -12,8 +12,9 @@
 //! and the memtable skiplist reuses its search path between consecutive
 //! inserts. Batches of up to a couple of thousand random keys (one apply,
 //! or a 5 ms hold) gained nothing measurable (neighbours far apart in the
-//! memtable); batches of ten thousand put neighbours close together, and a key written many times in the window (a
-//! collection's metadata under HSET/SADD/ZADD) costs one memtable insert:
+//! memtable); batches of ten thousand put neighbours close together, and a
+//! key written many times in the window (a collection's metadata under
+//! HSET/SADD/ZADD) costs one memtable insert:
 //! 12-20% less CPU per ZADD, HSET and SADD (`benches/RESULTS.md`, session
 //! 9). Why it is not the default: the commit runs on the executor, ~0.7 µs
 //! per key, so at full load every commit stalls the shard for 5-9 ms.
