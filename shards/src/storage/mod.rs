@@ -137,7 +137,12 @@ fn base_options(cache: &Cache, opts: &StorageOptions) -> Options {
     // walk that otherwise dominated GET/SET profiles.
     o.set_memtable_whole_key_filtering(true);
     o.set_memtable_prefix_bloom_ratio(0.1);
-    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    // L0 and L1 stay uncompressed, deeper levels LZ4 (TiKV's split): a
+    // flush runs on a shard's core, and compressing what the next
+    // compaction reads back at once bought nothing but flush CPU (~0.1 µs
+    // per ZADD, benches/RESULTS.md session 11). The big levels keep LZ4.
+    use rocksdb::DBCompressionType::{Lz4, None as Plain};
+    o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
     o
 }
 
