@@ -481,6 +481,50 @@ fn blocking_timeouts_and_errors() {
     assert_eq!(r.cmd(&["EXISTS", "c"]), Int(0));
 }
 
+/// Waits until INFO counts `n` blocked clients.
+fn wait_blocked_count(r: &mut common::Raw, n: usize) {
+    let needle = format!("blocked_clients:{n}\r\n");
+    wait_until(
+        &format!("{n} blocked clients"),
+        Duration::from_secs(10),
+        || match r.cmd(&["INFO", "clients"]) {
+            Bulk(Some(text)) => String::from_utf8_lossy(&text).contains(&needle),
+            _ => false,
+        },
+    );
+}
+
+/// Redis's "BRPOPLPUSH with multiple blocked clients": a push serves the
+/// clients blocked on a key in the order they blocked, a move across
+/// shards included. The first one's destination holds a string, so it
+/// gets WRONGTYPE and the element goes on to the second.
+#[test]
+fn blocked_moves_are_served_in_order_across_shards() {
+    let s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    // "a" and "d" are on shard 1, "b" on shard 0.
+    assert_eq!(r.cmd(&["SET", "b", "nolist"]), ok());
+    let first = blocked(&s, &["BRPOPLPUSH", "a", "b", "0"]);
+    wait_blocked_count(&mut r, 1);
+    let second = blocked(&s, &["BRPOPLPUSH", "a", "d", "0"]);
+    wait_blocked_count(&mut r, 2);
+    assert_eq!(r.cmd(&["LPUSH", "a", "foo"]), Int(1));
+    assert_eq!(reply(&first).0, err(WRONGTYPE));
+    assert_eq!(reply(&second).0, b("foo"));
+    assert_eq!(r.cmd(&["LRANGE", "d", "0", "-1"]), arr(&["foo"]));
+    assert_eq!(r.cmd(&["EXISTS", "a"]), Int(0));
+
+    // And a move across shards that blocked first gets the element.
+    let first = blocked(&s, &["BLMOVE", "a", "c", "LEFT", "RIGHT", "0"]);
+    wait_blocked_count(&mut r, 1);
+    let second = blocked(&s, &["BLPOP", "a", "0"]);
+    wait_blocked_count(&mut r, 2);
+    assert_eq!(r.cmd(&["RPUSH", "a", "x", "y"]), Int(2));
+    assert_eq!(reply(&first).0, b("x"));
+    assert_eq!(reply(&second).0, arr(&["a", "y"]));
+    assert_eq!(r.cmd(&["LRANGE", "c", "0", "-1"]), arr(&["x"]));
+}
+
 #[test]
 fn lists_survive_a_restart_and_expire() {
     let mut s = Server::start(&["--shards", "2"]);

@@ -50,8 +50,8 @@ pub(crate) trait Blocking: Clone + 'static {
     async fn attempt(&self, core: &Rc<Core>, strict: bool) -> OpResult<Output>;
     /// Read-only: whether a retry may succeed now.
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool>;
-    /// All keys on one shard: that shard and, per key, the op that serves
-    /// the client from it (a retry's op).
+    /// All keys it takes from on one shard: that shard and, per key, the
+    /// op that serves the client from it (a retry's op).
     fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)>;
     /// Whether an attempt must run to its end even if the client hangs up
     /// meanwhile: a pop-then-push across shards (BLMOVE) must not stop
@@ -59,6 +59,13 @@ pub(crate) trait Blocking: Clone + 'static {
     /// element is not popped from a later shard for nobody.
     fn finish_if_dropped(&self) -> bool {
         false
+    }
+    /// What a client served in line on one shard answers: by default what
+    /// the shard's op gave it. A move across shards pushes the element
+    /// its turn popped on here.
+    async fn served(&self, core: &Rc<Core>, out: Output) -> OpResult<Output> {
+        let _ = core;
+        Ok(out)
     }
 }
 
@@ -69,8 +76,9 @@ const MAX_POLL: Duration = Duration::from_millis(10);
 
 /// Serves a blocking command: one attempt, then waits until a retry
 /// succeeds (answered by `reply`) or the timeout passes (a null array).
-/// With every key on one shard the client waits in line on that shard's
-/// core and is woken by the writes (see `wait_on_shard`); otherwise it
+/// With every key it takes from on one shard the client waits in line on
+/// that shard's core and is woken by the writes (see `wait_on_shard`;
+/// then `served` finishes the command); otherwise it
 /// polls the keys with a read-only op, 1 ms growing to 10 ms apart, so an
 /// idle wait adds nothing to the Raft log, and is served within one poll
 /// interval, not in FIFO order.
@@ -127,10 +135,23 @@ pub(crate) fn block<B: Blocking>(
                 counted = Some(Counted::new(&shared));
             }
             if let Some((shard, attempts)) = what.on_one_shard() {
-                return match wait_on_shard(&core, &info, shard, attempts, deadline).await {
-                    Ok(Output::Nil) => Reply::NilArray,
-                    r => reply(r),
+                let out = match wait_on_shard(&core, &info, shard, attempts, deadline).await {
+                    Ok(Output::Nil) => return Reply::NilArray,
+                    Ok(out) => out,
+                    Err(e) => return reply(Err(e)),
                 };
+                if !what.finish_if_dropped() {
+                    return reply(what.served(&core, out).await);
+                }
+                // Something was taken for this client: the rest (a move's
+                // push) finishes even if it hangs up now.
+                let (what, core) = (what.clone(), core.clone());
+                return reply(
+                    glommio::spawn_local(async move { what.served(&core, out).await })
+                        .detach()
+                        .await
+                        .unwrap_or_else(|| Err(OpError::Storage("push cancelled".into()))),
+                );
             }
             loop {
                 let wait = match deadline {

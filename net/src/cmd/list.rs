@@ -361,10 +361,18 @@ impl Move {
             left: self.from_left,
             count: None,
         };
-        let value = match core.call_one(self.from, Op::Lists(pop)).await? {
-            Output::Bulk(v) => v,
-            _ => return Ok(Output::Nil),
-        };
+        match core.call_one(self.from, Op::Lists(pop)).await? {
+            Output::Bulk(v) => self.push_popped(core, v).await,
+            _ => Ok(Output::Nil),
+        }
+    }
+
+    /// The second step of a move across shards: pushes `value`, already
+    /// popped from the source, onto the destination. If that fails (a
+    /// destination of another type), the element goes back where it came
+    /// from and the client gets the error, as Redis does for a blocked
+    /// BLMOVE it cannot serve.
+    async fn push_popped(&self, core: &Rc<Core>, value: Bytes) -> OpResult<Output> {
         let push = |key: &Bytes, left| {
             Op::Lists(ListOp::Push {
                 key: key.clone(),
@@ -500,7 +508,33 @@ impl Blocking for Blocked {
             Blocked::Move(m) if m.from == m.to => {
                 Some((m.from, vec![(m.src.clone(), m.same_shard_op())]))
             }
-            Blocked::Move(_) => None,
+            // Across shards the client still waits in line on the source's
+            // shard, so pushes serve blocked moves and pops in the order
+            // they blocked; its turn pops the element there (a key of
+            // another type is skipped, as for BLPOP), and `served` pushes
+            // it on.
+            Blocked::Move(m) => {
+                let pop = ListOp::PopFirst {
+                    keys: vec![m.src.clone()],
+                    left: m.from_left,
+                    count: None,
+                    skip_wrong_type: true,
+                };
+                Some((m.from, vec![(m.src.clone(), Op::Lists(pop))]))
+            }
+        }
+    }
+
+    async fn served(&self, core: &Rc<Core>, out: Output) -> OpResult<Output> {
+        match (self, out) {
+            // `[key, element]` from the source's pop.
+            (Blocked::Move(m), Output::Array(mut kv)) if m.from != m.to && kv.len() == 2 => {
+                match kv.pop() {
+                    Some(Output::Bulk(v)) => m.push_popped(core, v).await,
+                    _ => Err(OpError::Storage("unexpected pop result".into())),
+                }
+            }
+            (_, out) => Ok(out),
         }
     }
 
