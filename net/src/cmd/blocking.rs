@@ -53,13 +53,15 @@ pub(crate) trait Blocking: Clone + 'static {
     /// All keys it takes from on one shard: that shard and, per key, the
     /// op that serves the client from it (a retry's op).
     fn on_one_shard(&self) -> Option<(ShardId, Vec<(Bytes, Op)>)>;
-    /// Whether an attempt must run to its end even if the client hangs up
-    /// meanwhile: a pop-then-push across shards (BLMOVE) must not stop
-    /// between its steps. A plain pop stops with its client instead, so an
-    /// element is not popped from a later shard for nobody.
+    /// Whether an attempt, or a turn in line and what `served` does after
+    /// it, must run to its end even if the client hangs up meanwhile: a
+    /// pop-then-push across shards (BLMOVE) must not stop between its
+    /// steps. A plain pop stops with its client instead, so an element is
+    /// not popped from a later shard for nobody.
     fn finish_if_dropped(&self) -> bool {
         false
     }
+
     /// What a client served in line on one shard answers: by default what
     /// the shard's op gave it. A move across shards pushes the element
     /// its turn popped on here.
@@ -76,12 +78,12 @@ const MAX_POLL: Duration = Duration::from_millis(10);
 
 /// Serves a blocking command: one attempt, then waits until a retry
 /// succeeds (answered by `reply`) or the timeout passes (a null array).
-/// With every key it takes from on one shard the client waits in line on
-/// that shard's core and is woken by the writes (see `wait_on_shard`;
-/// then `served` finishes the command); otherwise it
-/// polls the keys with a read-only op, 1 ms growing to 10 ms apart, so an
-/// idle wait adds nothing to the Raft log, and is served within one poll
-/// interval, not in FIFO order.
+/// With every key it takes from on one shard (a move across shards
+/// included: it takes from its source) the client waits in line on that
+/// shard's core and is woken by the writes (see [`Line::wait`]);
+/// otherwise it polls the keys with a read-only op, 1 ms growing to 10 ms
+/// apart, so an idle wait adds nothing to the Raft log, and is served
+/// within one poll interval, not in FIFO order.
 pub(crate) fn block<B: Blocking>(
     ctx: &Ctx<'_>,
     what: B,
@@ -135,23 +137,16 @@ pub(crate) fn block<B: Blocking>(
                 counted = Some(Counted::new(&shared));
             }
             if let Some((shard, attempts)) = what.on_one_shard() {
-                let out = match wait_on_shard(&core, &info, shard, attempts, deadline).await {
-                    Ok(Output::Nil) => return Reply::NilArray,
-                    Ok(out) => out,
-                    Err(e) => return reply(Err(e)),
+                let line = Line {
+                    core: &core,
+                    shared: &shared,
+                    info: &info,
+                    shard,
                 };
-                if !what.finish_if_dropped() {
-                    return reply(what.served(&core, out).await);
-                }
-                // Something was taken for this client: the rest (a move's
-                // push) finishes even if it hangs up now.
-                let (what, core) = (what.clone(), core.clone());
-                return reply(
-                    glommio::spawn_local(async move { what.served(&core, out).await })
-                        .detach()
-                        .await
-                        .unwrap_or_else(|| Err(OpError::Storage("push cancelled".into()))),
-                );
+                return match line.wait(&what, attempts, deadline).await {
+                    Ok(Output::Nil) => Reply::NilArray,
+                    r => reply(r),
+                };
             }
             loop {
                 let wait = match deadline {
@@ -202,47 +197,89 @@ fn next_block_id(core: &Core) -> u64 {
     ((core.id.0 as u64) << 48) | (n & ((1 << 48) - 1))
 }
 
-/// Waits in line on `shard`'s core until one of `attempts` (per key, the
-/// op that serves this client from it) succeeds, or the deadline passes
-/// (Ok(Nil)). If this future is dropped (the client hung up), the shard is
-/// told to forget the client.
-async fn wait_on_shard(
-    core: &Rc<Core>,
-    info: &ClientInfo,
+/// Where a blocked client waits in line: `shard`'s core, seen from the
+/// client's core.
+struct Line<'a> {
+    core: &'a Rc<Core>,
+    shared: &'a Arc<Shared>,
+    info: &'a ClientInfo,
     shard: ShardId,
-    attempts: Vec<(Bytes, Op)>,
-    deadline: Option<Instant>,
-) -> OpResult<Output> {
-    struct Forget(Option<(Rc<Core>, ShardId, u64)>);
-    impl Drop for Forget {
-        fn drop(&mut self) {
-            if let Some((core, shard, id)) = self.0.take() {
-                // Fire and forget: the result is not needed.
-                let _ = core.submit(shard, vec![Op::Unblock(id)]);
+}
+
+impl Line<'_> {
+    /// Waits in line until one of `attempts` (per key, the op that serves
+    /// this client from it) succeeds, then finishes the command with
+    /// `what.served`; Ok(Nil) once the deadline passes. If this future is
+    /// dropped (the client hung up), the shard is told to forget the
+    /// client. A command that must finish once started
+    /// (`finish_if_dropped`: a move across shards, whose turn pops the
+    /// element) runs its turn and its push as a task of its own, so a
+    /// hang-up cannot drop the element between them.
+    async fn wait<B: Blocking>(
+        &self,
+        what: &B,
+        attempts: Vec<(Bytes, Op)>,
+        deadline: Option<Instant>,
+    ) -> OpResult<Output> {
+        struct Forget(Option<(Rc<Core>, ShardId, u64)>);
+        impl Drop for Forget {
+            fn drop(&mut self) {
+                if let Some((core, shard, id)) = self.0.take() {
+                    // Fire and forget: the result is not needed. Harmless
+                    // once the shard has served the client.
+                    let _ = core.submit(shard, vec![Op::Unblock(id)]);
+                }
             }
         }
+        let (core, shard) = (self.core, self.shard);
+        let id = next_block_id(core);
+        let timeout_ms = match deadline {
+            Some(d) => match d.checked_duration_since(Instant::now()) {
+                // Rounded up: a client must never be answered before its timeout.
+                Some(left) if !left.is_zero() => Some((left.as_micros() as u64).div_ceil(1000)),
+                _ => return Ok(Output::Nil),
+            },
+            None => None,
+        };
+        let mut forget = Forget(Some((core.clone(), shard, id)));
+        let op = Op::Block {
+            id,
+            attempts,
+            timeout_ms,
+        };
+        // CLIENT UNBLOCK releases the client here rather than dropping
+        // this, until the command has finished (a move's push included).
+        self.info
+            .unblock
+            .set_target(Some((core.clone(), shard, id)));
+        let turn = {
+            let (what, core, shared) = (what.clone(), core.clone(), self.shared.clone());
+            async move {
+                match core.call_one(shard, op).await {
+                    Ok(Output::Nil) => Ok(Output::Nil),
+                    // In flight while it finishes: a script that starts
+                    // now waits for the push rather than see the element
+                    // in neither list.
+                    Ok(out) => {
+                        let _in_flight = shared.script.enter(core.id.0);
+                        what.served(&core, out).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        let r = if what.finish_if_dropped() {
+            glommio::spawn_local(turn)
+                .detach()
+                .await
+                .unwrap_or_else(|| Err(OpError::Storage("blocked move cancelled".into())))
+        } else {
+            turn.await
+        };
+        self.info.unblock.set_target(None);
+        forget.0 = None;
+        r
     }
-    let id = next_block_id(core);
-    let timeout_ms = match deadline {
-        Some(d) => match d.checked_duration_since(Instant::now()) {
-            // Rounded up: a client must never be answered before its timeout.
-            Some(left) if !left.is_zero() => Some((left.as_micros() as u64).div_ceil(1000)),
-            _ => return Ok(Output::Nil),
-        },
-        None => None,
-    };
-    let mut forget = Forget(Some((core.clone(), shard, id)));
-    let op = Op::Block {
-        id,
-        attempts,
-        timeout_ms,
-    };
-    // CLIENT UNBLOCK releases the client here rather than dropping this.
-    info.unblock.set_target(Some((core.clone(), shard, id)));
-    let r = core.call_one(shard, op).await;
-    info.unblock.set_target(None);
-    forget.0 = None;
-    r
 }
 
 /// The keys of a pop from the first non-empty of several keys (BLPOP,

@@ -548,6 +548,8 @@ impl Blocking for Blocked {
     async fn ready(&self, core: &Rc<Core>) -> OpResult<bool> {
         match self {
             Blocked::Pop(p) => p.ready(core).await,
+            // Never polled: a move always waits in line on its source's
+            // shard (`on_one_shard`). Answered anyway for the trait.
             Blocked::Move(m) => {
                 let op = Op::Lists(ListOp::AnyNonEmpty(vec![m.src.clone()]));
                 Ok(core.call_one(m.from, op).await? == Output::Int(1))

@@ -137,12 +137,14 @@ fn base_options(cache: &Cache, opts: &StorageOptions) -> Options {
     // walk that otherwise dominated GET/SET profiles.
     o.set_memtable_whole_key_filtering(true);
     o.set_memtable_prefix_bloom_ratio(0.1);
-    // L0 and L1 stay uncompressed, deeper levels LZ4 (TiKV's split): a
-    // flush runs on a shard's core, and compressing what the next
-    // compaction reads back at once bought nothing but flush CPU (~0.1 µs
-    // per ZADD, benches/RESULTS.md session 11). The big levels keep LZ4.
+    // L0 stays uncompressed, every level below it LZ4: a flush runs on a
+    // shard's core, and compressing what the next compaction reads back
+    // at once bought nothing but flush CPU (~0.1 µs per ZADD,
+    // benches/RESULTS.md session 11). With dynamic level sizes (RocksDB's
+    // default) entry 1 is the base level L0 compacts into, which for a
+    // small shard is the last level, so everything past entry 0 is LZ4.
     use rocksdb::DBCompressionType::{Lz4, None as Plain};
-    o.set_compression_per_level(&[Plain, Plain, Lz4, Lz4, Lz4, Lz4, Lz4]);
+    o.set_compression_per_level(&[Plain, Lz4, Lz4, Lz4, Lz4, Lz4, Lz4]);
     o
 }
 
@@ -250,9 +252,11 @@ fn open_db(
         ));
     }
     let db = DB::open_cf_descriptors(&db_opts, dir, cfs)?;
-    // Reads of a memtable get slower with every range tombstone in it (the
-    // DEL of a big collection writes one): flush a memtable once it holds
-    // this many, so the tombstones move to an SST, fragmented once.
+    // Reads of the active memtable get slower with every range tombstone
+    // in it (the DEL of a big collection writes one; they are fragmented
+    // again on each read): seal a memtable once it holds this many. A
+    // sealed memtable fragments its tombstones once, and is flushed with
+    // the next set of eight.
     for i in shards {
         if let Some(cf) = db.cf_handle(&data_cf(i)) {
             db.set_options_cf(cf, &[("memtable_max_range_deletions", "32")])?;
@@ -266,20 +270,40 @@ mod tests {
     use super::*;
 
     /// Keys written in random order across several small data memtables
-    /// (held, not yet flushed: a flush waits for a full set to merge) all
-    /// read back, by point lookup and in order by iterator.
+    /// (held, not yet flushed: a flush waits for a full set to merge), then
+    /// overwritten or deleted in later ones, read back as last written, by
+    /// point lookup and in order by iterator.
     #[test]
     fn data_reads_span_the_immutable_memtables() {
         let dir = tempfile::tempdir().unwrap();
         let opts = StorageOptions::default();
         let db = open(dir.path(), 1, &opts).unwrap();
         let cf = db.cf_handle(&data_cf(0)).unwrap();
-        let n: u64 = 40_000;
-        let value = vec![b'v'; 100];
+        let n: u64 = 30_000;
+        let value = |i: u64, round: u8| {
+            let mut v = vec![round; 100];
+            v[..8].copy_from_slice(&i.to_be_bytes());
+            v
+        };
         let key = |i: u64| format!("k{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15)).into_bytes();
         for i in 0..n {
-            db.put_cf(cf, key(i), &value).unwrap();
+            db.put_cf(cf, key(i), value(i, 0)).unwrap();
         }
+        // A second pass, a memtable or more later: every third key
+        // rewritten, every fifth deleted (a key both: deleted last).
+        for i in 0..n {
+            if i % 3 == 0 {
+                db.put_cf(cf, key(i), value(i, 1)).unwrap();
+            }
+            if i % 5 == 0 {
+                db.delete_cf(cf, key(i)).unwrap();
+            }
+        }
+        let want = |i: u64| match (i % 5, i % 3) {
+            (0, _) => None,
+            (_, 0) => Some(value(i, 1)),
+            _ => Some(value(i, 0)),
+        };
         let immutable = db
             .property_int_value_cf(cf, "rocksdb.num-immutable-mem-table")
             .unwrap()
@@ -289,14 +313,19 @@ mod tests {
             "expected unflushed immutable memtables, found {immutable}"
         );
         for i in 0..n {
-            assert_eq!(db.get_cf(cf, key(i)).unwrap().as_deref(), Some(&value[..]));
+            assert_eq!(db.get_cf(cf, key(i)).unwrap(), want(i), "key {i}");
         }
-        let mut sorted: Vec<Vec<u8>> = (0..n).map(key).collect();
-        sorted.sort();
-        let scanned: Vec<Vec<u8>> = db
-            .iterator_cf(cf, rocksdb::IteratorMode::Start)
-            .map(|kv| kv.unwrap().0.to_vec())
+        let mut expected: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
+            .filter_map(|i| want(i).map(|v| (key(i), v)))
             .collect();
-        assert_eq!(scanned, sorted);
+        expected.sort();
+        let scanned: Vec<(Vec<u8>, Vec<u8>)> = db
+            .iterator_cf(cf, rocksdb::IteratorMode::Start)
+            .map(|kv| {
+                let (k, v) = kv.unwrap();
+                (k.to_vec(), v.to_vec())
+            })
+            .collect();
+        assert_eq!(scanned, expected);
     }
 }
