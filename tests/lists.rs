@@ -359,16 +359,21 @@ fn blocked(s: &Server, cmd: &'static [&'static str]) -> mpsc::Receiver<(Resp, Du
     rx
 }
 
+/// Waits until `cmd`'s text reply contains `needle`.
+fn wait_reply_contains(r: &mut common::Raw, cmd: &[&str], needle: &str, what: &str) {
+    wait_until(what, Duration::from_secs(10), || match r.cmd(cmd) {
+        Bulk(Some(text)) => String::from_utf8_lossy(&text).contains(needle),
+        _ => false,
+    });
+}
+
 /// Waits until some client is running `name` (CLIENT LIST's `cmd=`).
 fn wait_blocked(r: &mut common::Raw, name: &str) {
-    let needle = format!("cmd={name} ");
-    wait_until(
+    wait_reply_contains(
+        r,
+        &["CLIENT", "LIST"],
+        &format!("cmd={name} "),
         &format!("a client blocked in {name}"),
-        Duration::from_secs(10),
-        || match r.cmd(&["CLIENT", "LIST"]) {
-            Bulk(Some(text)) => String::from_utf8_lossy(&text).contains(&needle),
-            _ => false,
-        },
     );
 }
 
@@ -483,14 +488,11 @@ fn blocking_timeouts_and_errors() {
 
 /// Waits until INFO counts `n` blocked clients.
 fn wait_blocked_count(r: &mut common::Raw, n: usize) {
-    let needle = format!("blocked_clients:{n}\r\n");
-    wait_until(
+    wait_reply_contains(
+        r,
+        &["INFO", "clients"],
+        &format!("blocked_clients:{n}\r\n"),
         &format!("{n} blocked clients"),
-        Duration::from_secs(10),
-        || match r.cmd(&["INFO", "clients"]) {
-            Bulk(Some(text)) => String::from_utf8_lossy(&text).contains(&needle),
-            _ => false,
-        },
     );
 }
 
