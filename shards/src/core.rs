@@ -211,9 +211,10 @@ impl Core {
         )
         .map_err(raft_err)?;
         let sm = ShardStateMachine::new(shard.clone(), db, data_cf(id.0));
-        let raft = node::start(log, sm, opts.snapshot_every)
+        let raft = node::start(log.clone(), sm, opts.snapshot_every)
             .await
             .map_err(OpError::Storage)?;
+        glommio::spawn_local(track_sole_member(raft.server_metrics(), log)).detach();
         let core = Rc::new(Core {
             id,
             outbox: Outbox::new(router.clone()),
@@ -819,5 +820,32 @@ async fn fsync_every_second(core: std::rc::Weak<Core>) {
         let Some(core) = core.upgrade() else { return };
         core.ticks.set(core.ticks.get() + 1);
         core.durability.request(core.ticks.get());
+    }
+}
+
+/// Tells the log store whether this node is its group's only member (the
+/// group's effective membership, which counts learners too), so that its
+/// state machine may take applied entries instead of copies. Holds only
+/// the metrics' receiver, so it ends with the group.
+async fn track_sole_member(
+    mut rx: openraft::type_config::alias::WatchReceiverOf<
+        crate::raft::TypeConfig,
+        openraft::metrics::RaftServerMetrics<crate::raft::TypeConfig>,
+    >,
+    log: RocksLogStore,
+) {
+    use openraft_rt::WatchReceiver;
+    loop {
+        let sole = rx
+            .borrow_watched()
+            .membership_config
+            .membership()
+            .nodes()
+            .count()
+            == 1;
+        log.set_sole_reader(sole);
+        if rx.changed().await.is_err() {
+            return;
+        }
     }
 }

@@ -8,6 +8,7 @@
 //! `IOFlushed` only after the WAL holding its entries is on disk, and
 //! `save_vote` returns only then (seed 004: persist before replying).
 
+use std::cell::Cell;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -145,6 +146,12 @@ struct Inner {
     /// entries back right after they are appended, and serving them from
     /// here saves a RocksDB iterator and a decode per apply.
     recent: RefCell<Recent>,
+    /// The group has no other member, so nothing but the state machine
+    /// reads the log's tail (no replication stream): a read from the front
+    /// of `recent` moves the entries out instead of cloning them (every
+    /// op's arguments, reference counts and all), and a second read of the
+    /// same entries, should one come, is served from RocksDB.
+    sole_reader: Cell<bool>,
 }
 
 /// Bounded tail of the log kept in memory (see `Inner::recent`).
@@ -187,6 +194,25 @@ impl Recent {
             }
             k
         });
+    }
+
+    /// Entries `[start, end)`, moved out, if they are the oldest here;
+    /// otherwise copies of them as [`Self::get`] gives.
+    fn take(&mut self, start: u64, end: u64) -> Option<Vec<Entry>> {
+        let first = self.entries.front()?.0.index();
+        let last = self.entries.back()?.0.index();
+        if start != first || start >= end || end > last + 1 {
+            return self.get(start, end);
+        }
+        let taken: Vec<Entry> = self
+            .entries
+            .drain(..(end - start) as usize)
+            .map(|(e, size)| {
+                self.bytes -= size;
+                e
+            })
+            .collect();
+        Some(taken)
     }
 
     /// Entries `[start, end)` if all of them are here.
@@ -275,8 +301,16 @@ impl RocksLogStore {
                 syncer,
                 sync_appends,
                 recent: RefCell::new(Recent::default()),
+                sole_reader: Cell::new(false),
             }),
         })
+    }
+
+    /// Whether the group has no member but this node (see
+    /// `Inner::sole_reader`). Only a matter of speed: when it is wrong,
+    /// entries are cloned needlessly, or read back from RocksDB.
+    pub fn set_sole_reader(&self, sole: bool) {
+        self.inner.sole_reader.set(sole);
     }
 }
 
@@ -295,7 +329,12 @@ impl RaftLogReader<TypeConfig> for RocksLogStore {
             Bound::Excluded(&i) => i,
             Bound::Unbounded => u64::MAX,
         };
-        if let Some(found) = self.inner.recent.borrow().get(start, end) {
+        let found = if self.inner.sole_reader.get() {
+            self.inner.recent.borrow_mut().take(start, end)
+        } else {
+            self.inner.recent.borrow().get(start, end)
+        };
+        if let Some(found) = found {
             return Ok(found);
         }
         let mut ro = rocksdb::ReadOptions::default();
@@ -426,5 +465,49 @@ impl RaftLogStorage<TypeConfig> for RocksLogStore {
         };
         batch.delete_range_cf(cf, vec![ENTRY], end);
         inner.db.write(batch).map_err(io_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(i: u64) -> Entry {
+        use openraft::impls::leader_id_adv::LeaderId;
+        Entry {
+            log_id: openraft::LogId::new(
+                LeaderId {
+                    term: 1,
+                    node_id: 1,
+                },
+                i,
+            ),
+            payload: openraft::EntryPayload::Blank,
+        }
+    }
+
+    /// `take` moves out only a range at the front; elsewhere it copies,
+    /// and later appends still follow on.
+    #[test]
+    fn recent_take_moves_the_front_and_copies_the_rest() {
+        let mut r = Recent::default();
+        for i in 1..=5 {
+            r.push(entry(i), 10);
+        }
+        let idx =
+            |v: Option<Vec<Entry>>| v.map(|v| v.iter().map(|e| e.index()).collect::<Vec<_>>());
+        // Not the front: copies, nothing removed.
+        assert_eq!(idx(r.take(3, 5)), Some(vec![3, 4]));
+        assert_eq!(r.entries.len(), 5);
+        // The front: moved out.
+        assert_eq!(idx(r.take(1, 3)), Some(vec![1, 2]));
+        assert_eq!(r.entries.len(), 3);
+        assert_eq!(r.bytes, 30);
+        // Gone now (served from RocksDB by the caller).
+        assert_eq!(idx(r.take(1, 2)), None);
+        r.push(entry(6), 10);
+        assert_eq!(idx(r.take(3, 7)), Some(vec![3, 4, 5, 6]));
+        assert!(r.entries.is_empty());
+        assert_eq!(r.bytes, 0);
     }
 }
