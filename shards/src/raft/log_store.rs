@@ -196,22 +196,25 @@ impl Recent {
         });
     }
 
-    /// Entries `[start, end)`, moved out, if they are the oldest here;
-    /// otherwise copies of them as [`Self::get`] gives.
+    /// Entries `[start, end)`, moved out, if all of them are here; older
+    /// entries go too (the caller is the log's only reader, and has read
+    /// past them: what was read before the group knew it was alone, at
+    /// start-up, would otherwise stay at the front for good). Anything
+    /// dropped is still in RocksDB.
     fn take(&mut self, start: u64, end: u64) -> Option<Vec<Entry>> {
         let first = self.entries.front()?.0.index();
         let last = self.entries.back()?.0.index();
-        if start != first || start >= end || end > last + 1 {
-            return self.get(start, end);
+        if start < first || start >= end || end > last + 1 {
+            return None;
         }
-        let taken: Vec<Entry> = self
-            .entries
-            .drain(..(end - start) as usize)
-            .map(|(e, size)| {
-                self.bytes -= size;
-                e
-            })
-            .collect();
+        let skip = (start - first) as usize;
+        let mut taken = Vec::with_capacity((end - start) as usize);
+        for (i, (e, size)) in self.entries.drain(..(end - first) as usize).enumerate() {
+            self.bytes -= size;
+            if i >= skip {
+                taken.push(e);
+            }
+        }
         Some(taken)
     }
 
@@ -486,27 +489,29 @@ mod tests {
         }
     }
 
-    /// `take` moves out only a range at the front; elsewhere it copies,
-    /// and later appends still follow on.
+    /// `take` moves a range out with everything older, as at start-up:
+    /// a copy read first (before the group knew it was alone) must not
+    /// keep later takes from moving; later appends still follow on.
     #[test]
-    fn recent_take_moves_the_front_and_copies_the_rest() {
+    fn recent_take_moves_the_range_and_drops_older_entries() {
         let mut r = Recent::default();
         for i in 1..=5 {
             r.push(entry(i), 10);
         }
         let idx =
             |v: Option<Vec<Entry>>| v.map(|v| v.iter().map(|e| e.index()).collect::<Vec<_>>());
-        // Not the front: copies, nothing removed.
-        assert_eq!(idx(r.take(3, 5)), Some(vec![3, 4]));
+        // Start-up: a copy, nothing removed.
+        assert_eq!(idx(r.get(1, 3)), Some(vec![1, 2]));
         assert_eq!(r.entries.len(), 5);
-        // The front: moved out.
-        assert_eq!(idx(r.take(1, 3)), Some(vec![1, 2]));
-        assert_eq!(r.entries.len(), 3);
-        assert_eq!(r.bytes, 30);
+        // Then takes: entries 3 and 4 moved out, 1 and 2 dropped.
+        assert_eq!(idx(r.take(3, 5)), Some(vec![3, 4]));
+        assert_eq!(r.entries.len(), 1);
+        assert_eq!(r.bytes, 10);
         // Gone now (served from RocksDB by the caller).
         assert_eq!(idx(r.take(1, 2)), None);
+        assert_eq!(idx(r.take(4, 5)), None);
         r.push(entry(6), 10);
-        assert_eq!(idx(r.take(3, 7)), Some(vec![3, 4, 5, 6]));
+        assert_eq!(idx(r.take(5, 7)), Some(vec![5, 6]));
         assert!(r.entries.is_empty());
         assert_eq!(r.bytes, 0);
     }
