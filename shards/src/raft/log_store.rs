@@ -147,10 +147,11 @@ struct Inner {
     /// here saves a RocksDB iterator and a decode per apply.
     recent: RefCell<Recent>,
     /// The group has no other member, so nothing but the state machine
-    /// reads the log's tail (no replication stream): a read from the front
-    /// of `recent` moves the entries out instead of cloning them (every
-    /// op's arguments, reference counts and all), and a second read of the
-    /// same entries, should one come, is served from RocksDB.
+    /// reads the log's tail (no replication stream): a read moves its
+    /// entries out of `recent` instead of cloning them (every op's
+    /// arguments, reference counts and all), dropping older ones with them
+    /// (`Recent::take`); a later read of those, should one come, is served
+    /// from RocksDB.
     sole_reader: Cell<bool>,
 }
 
