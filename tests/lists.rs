@@ -7,6 +7,9 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -525,6 +528,105 @@ fn blocked_moves_are_served_in_order_across_shards() {
     assert_eq!(reply(&first).0, b("x"));
     assert_eq!(reply(&second).0, arr(&["a", "y"]));
     assert_eq!(r.cmd(&["LRANGE", "c", "0", "-1"]), arr(&["x"]));
+}
+
+/// The shard makes a blocked command's first try once the client is in
+/// line, so clients get in line in the order their commands reach the
+/// shard (Redis's "BRPOPLPUSH with multiple blocked clients", keys on one
+/// shard). A first try still answers as Redis's command does: WRONGTYPE
+/// for a key of another type, even one others wait on, and an element from
+/// a later key when an earlier one is empty.
+#[test]
+fn first_tries_are_made_in_line() {
+    let s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    assert_eq!(r.cmd(&["SET", "target1{t}", "nolist"]), ok());
+    let first = blocked(&s, &["BRPOPLPUSH", "blist{t}", "target1{t}", "0"]);
+    wait_blocked_count(&mut r, 1);
+    let second = blocked(&s, &["BRPOPLPUSH", "blist{t}", "target2{t}", "0"]);
+    wait_blocked_count(&mut r, 2);
+    assert_eq!(r.cmd(&["LPUSH", "blist{t}", "foo"]), Int(1));
+    assert_eq!(reply(&first).0, err(WRONGTYPE));
+    assert_eq!(reply(&second).0, b("foo"));
+    assert_eq!(r.cmd(&["LRANGE", "target2{t}", "0", "-1"]), arr(&["foo"]));
+    wait_blocked_count(&mut r, 0);
+
+    // "k{t}" turns into a string while a client waits on it: that client
+    // keeps waiting (Redis 7.0), a new one is answered WRONGTYPE at once.
+    let waiting = blocked(&s, &["BLPOP", "k{t}", "0"]);
+    wait_blocked_count(&mut r, 1);
+    assert_eq!(r.cmd(&["SET", "k{t}", "str"]), ok());
+    assert_eq!(r.cmd(&["BLPOP", "k{t}", "0"]), err(WRONGTYPE));
+    assert_eq!(r.cmd(&["BZPOPMIN", "k{t}", "0"]), err(WRONGTYPE));
+    // An empty key others wait on, then one with an element: served from
+    // the second at once.
+    assert_eq!(r.cmd(&["DEL", "k{t}"]), Int(1));
+    assert_eq!(r.cmd(&["RPUSH", "l{t}", "x"]), Int(1));
+    assert_eq!(r.cmd(&["BLPOP", "k{t}", "l{t}", "0"]), arr(&["l{t}", "x"]));
+    assert_eq!(r.cmd(&["ZADD", "z{t}", "1", "m"]), Int(1));
+    assert_eq!(
+        r.cmd(&["BZPOPMIN", "k{t}", "z{t}", "0"]),
+        Array(Some(vec![b("z{t}"), b("m"), b("1")]))
+    );
+    assert!(waiting.try_recv().is_err(), "the first client still waits");
+    assert_eq!(r.cmd(&["RPUSH", "k{t}", "y"]), Int(1));
+    assert_eq!(reply(&waiting).0, arr(&["k{t}", "y"]));
+    // With a timeout already short, the first try is still made.
+    assert_eq!(r.cmd(&["RPUSH", "l{t}", "z"]), Int(1));
+    assert_eq!(r.cmd(&["BLPOP", "l{t}", "0.001"]), arr(&["l{t}", "z"]));
+    wait_blocked_count(&mut r, 0);
+}
+
+/// A blocked client's wait in line travels to its shard in a message of
+/// its own. It used to share a message (and so one reply) with whatever
+/// other connections on its core sent that shard at the same moment, and
+/// they then waited until the blocked client was served: here a worker
+/// would stop making progress while the clients stay blocked.
+#[test]
+fn blocked_clients_do_not_hold_back_other_connections() {
+    let s = Server::start(&["--shards", "2"]);
+    let mut r = s.raw();
+    let stop = Arc::new(AtomicBool::new(false));
+    // Workers on both cores, each counting its own key on shard 1.
+    let workers: Vec<_> = (0..4)
+        .map(|i| {
+            let mut c = s.raw();
+            let stop = stop.clone();
+            thread::spawn(move || {
+                let key = format!("{{a}}n{i}");
+                while !stop.load(Ordering::Relaxed) {
+                    assert!(matches!(c.cmd(&["INCR", &key]), Int(_)));
+                }
+            })
+        })
+        .collect();
+    let blockers: Vec<_> = (0..32)
+        .map(|i| {
+            let key: &'static str = Box::leak(format!("{{a}}empty{i}").into_boxed_str());
+            let cmd: &'static [&'static str] =
+                Box::leak(vec!["BLPOP", key, "0"].into_boxed_slice());
+            (key, blocked(&s, cmd))
+        })
+        .collect();
+    wait_blocked_count(&mut r, 32);
+    let count = |r: &mut common::Raw, i: usize| match r.cmd(&["GET", &format!("{{a}}n{i}")]) {
+        Bulk(Some(v)) => String::from_utf8_lossy(&v).parse::<i64>().unwrap(),
+        _ => 0,
+    };
+    let before: Vec<i64> = (0..4).map(|i| count(&mut r, i)).collect();
+    wait_until(
+        "every worker answered while clients wait",
+        Duration::from_secs(10),
+        || (0..4).all(|i| count(&mut r, i) >= before[i] + 100),
+    );
+    for (key, rx) in &blockers {
+        assert_eq!(r.cmd(&["RPUSH", key, "x"]), Int(1));
+        assert_eq!(reply(rx).0, arr(&[key, "x"]));
+    }
+    stop.store(true, Ordering::Relaxed);
+    for w in workers {
+        w.join().expect("worker");
+    }
 }
 
 #[test]

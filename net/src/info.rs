@@ -20,6 +20,8 @@ pub struct CoreSnapshot {
     pub commands: u64,
     pub fsyncs: u64,
     pub held_writes: u64,
+    /// Clients in line on this core's shard (blocked on its keys).
+    pub in_line: usize,
     pub failure: Option<String>,
     pub raft: shardis_shards::core::RaftStatus,
 }
@@ -37,6 +39,7 @@ impl CoreSnapshot {
             commands: cx.commands_processed.get(),
             fsyncs: cx.core.durability().syncs(),
             held_writes: s.held_writes,
+            in_line: cx.core.in_line(),
             failure: cx.core.durability().failure(),
             raft: cx.core.raft_status(),
         }
@@ -109,7 +112,8 @@ pub fn render(shared: &Shared, cores: &[CoreSnapshot], wanted: &[String]) -> Str
                 "# Clients\r\nconnected_clients:{}\r\nmaxclients:{}\r\nblocked_clients:{}\r\n",
                 cores.iter().map(|c| c.clients).sum::<usize>(),
                 shared.maxclients.load(Ordering::Relaxed),
-                shared.blocked.load(Ordering::Relaxed),
+                shared.blocked.load(Ordering::Relaxed)
+                    + cores.iter().map(|c| c.in_line).sum::<usize>(),
             ),
             "memory" => {
                 let rss = crate::shared::rss_bytes();

@@ -43,7 +43,9 @@ pub struct Shared {
     /// A BGSAVE is running.
     pub saving: std::sync::atomic::AtomicBool,
     pub connected: AtomicUsize,
-    /// Clients waiting in a blocking command (INFO blocked_clients).
+    /// Clients waiting in a blocking command whose keys span shards, so
+    /// that it polls them (INFO blocked_clients adds the clients each
+    /// shard has in line).
     pub blocked: AtomicUsize,
     pub next_client_id: AtomicU64,
     pub total_connections: AtomicU64,

@@ -8,6 +8,11 @@
 //! key's queue may take from that key; when it leaves (served, timed out
 //! or its client gone) the next one is woken, so one push of five
 //! elements serves up to five clients in order.
+//!
+//! A client gets in line before its command's first try, which the core
+//! makes then ([`crate::op::FirstTry`]): the order of the line is the
+//! order the commands reached the shard, and no client that came later
+//! can get ahead while an earlier one's first try is on its way.
 
 use std::collections::HashMap;
 use std::collections::VecDeque;
@@ -35,6 +40,11 @@ impl Waiters {
         }
         self.wakers.insert(id, tx);
         rx
+    }
+
+    /// How many clients are registered.
+    pub fn clients(&self) -> usize {
+        self.wakers.len()
     }
 
     /// True while `id` is registered (UNBLOCK or a hang-up removes it).

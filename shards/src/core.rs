@@ -23,6 +23,7 @@ use crate::error::OpError;
 use crate::error::OpResult;
 use crate::msg::OpResults;
 use crate::msg::ShardMsg;
+use crate::op::FirstTry;
 use crate::op::Op;
 use crate::op::Output;
 use crate::outbox::Outbox;
@@ -247,6 +248,14 @@ impl Core {
         self.shard.borrow().stats()
     }
 
+    /// Clients in line on this shard's keys (INFO blocked_clients). A
+    /// client counts from the moment the shard has it in line, before its
+    /// first try, so a client seen here is ahead of every client that gets
+    /// in line later.
+    pub fn in_line(&self) -> usize {
+        self.waiters.borrow().clients()
+    }
+
     pub fn durability(&self) -> &Durability {
         &self.durability
     }
@@ -305,6 +314,7 @@ impl Core {
         id: u64,
         attempts: Vec<(Bytes, Op)>,
         timeout_ms: Option<u64>,
+        first: Option<Box<FirstTry>>,
     ) -> OpResult<Output> {
         let keys: Vec<Bytes> = attempts.iter().map(|(k, _)| k.clone()).collect();
         let wake = self.waiters.borrow_mut().register(id, &keys);
@@ -315,33 +325,35 @@ impl Core {
             }
         }
         let deadline = timeout_ms.map(|t| std::time::Instant::now() + Duration::from_millis(t));
+        let mut first = first;
+        // The first pass makes the first try, when the client sent one;
+        // every later pass retries the keys this client heads.
         let result = 'wait: loop {
             if !self.waiters.borrow().is_waiting(id) {
                 break Ok(Output::Nil);
             }
-            for (key, op) in &attempts {
-                if !self.waiters.borrow().is_head(key, id) {
-                    continue;
-                }
-                // Wake-ups are held (a script runs; it may have started
-                // during an earlier attempt's write): no attempt now, the
-                // key is looked at again once they are let go.
-                if self.router.wakeups_held() {
-                    self.shard.borrow_mut().mark_ready(key);
-                    self.router.defer_wakeups();
-                    continue;
-                }
-                let r = if op.is_write() {
-                    self.write(vec![op.clone()])
-                        .await
-                        .pop()
-                        .unwrap_or(Err(OpError::Storage("no result".into())))
-                } else {
-                    self.shard.borrow_mut().execute(op.clone(), now_ms())
-                };
-                match r {
+            if let Some(f) = first.take() {
+                match self.first_try(id, &keys, *f).await {
                     Ok(Output::Nil) => {}
                     r => break 'wait r,
+                }
+            } else {
+                for (key, op) in &attempts {
+                    if !self.waiters.borrow().is_head(key, id) {
+                        continue;
+                    }
+                    // Wake-ups are held (a script runs; it may have started
+                    // during an earlier attempt's write): no attempt now, the
+                    // key is looked at again once they are let go.
+                    if self.router.wakeups_held() {
+                        self.shard.borrow_mut().mark_ready(key);
+                        self.router.defer_wakeups();
+                        continue;
+                    }
+                    match self.run_one(op.clone()).await {
+                        Ok(Output::Nil) => {}
+                        r => break 'wait r,
+                    }
                 }
             }
             let woken = async { wake.recv_async().await.is_ok() };
@@ -365,6 +377,51 @@ impl Core {
             shard.set_blocked_key(k, false);
         }
         result
+    }
+
+    /// A blocked command's first try, made once client `id` is in line
+    /// on `keys`: with nobody else waiting on any of them, the command's
+    /// own op; otherwise key by key, trying those it heads and only
+    /// checking the type of the others, so it takes nothing a push left
+    /// for an earlier client. Waits while a script holds the node (the
+    /// client is out of flight already), as a retry does.
+    async fn first_try(&self, id: u64, keys: &[Bytes], first: FirstTry) -> OpResult<Output> {
+        while self.router.wakeups_held() {
+            glommio::timer::sleep(Duration::from_millis(1)).await;
+            if !self.waiters.borrow().is_waiting(id) {
+                return Ok(Output::Nil);
+            }
+        }
+        let heads = {
+            let w = self.waiters.borrow();
+            keys.iter().map(|k| w.is_head(k, id)).collect::<Vec<_>>()
+        };
+        if heads.iter().all(|&h| h) {
+            return self.run_one(first.all).await;
+        }
+        for ((try_key, check), head) in first.keys.into_iter().zip(heads) {
+            if head {
+                match self.run_one(try_key).await? {
+                    Output::Nil => {}
+                    out => return Ok(out),
+                }
+            } else {
+                self.shard.borrow_mut().execute(check, now_ms())?;
+            }
+        }
+        Ok(Output::Nil)
+    }
+
+    /// One op, through Raft when it writes.
+    async fn run_one(&self, op: Op) -> OpResult<Output> {
+        if op.is_write() {
+            self.write(vec![op])
+                .await
+                .pop()
+                .unwrap_or(Err(OpError::Storage("no result".into())))
+        } else {
+            self.shard.borrow_mut().execute(op, now_ms())
+        }
     }
 
     async fn write_inner(&self, ops: Vec<Op>) -> OpResults {
@@ -597,9 +654,10 @@ impl Core {
                 id,
                 attempts,
                 timeout_ms,
+                first,
             } = op
             {
-                results.push(self.block(id, attempts, timeout_ms).await);
+                results.push(self.block(id, attempts, timeout_ms, first).await);
                 continue;
             }
             if let Op::Unblock(id) = op {

@@ -79,8 +79,22 @@ impl Outbox {
     }
 
     /// Queues `ops` for `shard`; the returned slot fills once they ran there.
+    ///
+    /// A blocked command's wait in line ([`Op::Block`]) travels alone, right
+    /// after what is queued for its shard so far: a message's results come
+    /// back together, so any op batched with it would wait until the
+    /// blocked client is served or times out.
     pub fn push(self: &Rc<Self>, shard: ShardId, ops: Vec<Op>) -> Rc<ReplySlot> {
         let slot = Rc::new(ReplySlot::default());
+        if ops.iter().any(|op| matches!(op, Op::Block { .. })) {
+            let queued = std::mem::take(&mut self.queues.borrow_mut()[shard.0]);
+            if !queued.ops.is_empty() {
+                self.send(shard.0, queued);
+            }
+            let waiters = vec![(ops.len(), slot.clone())];
+            self.send(shard.0, Queue { ops, waiters });
+            return slot;
+        }
         {
             let mut queues = self.queues.borrow_mut();
             let q = &mut queues[shard.0];
@@ -110,24 +124,30 @@ impl Outbox {
             .map(|(i, q)| (i, std::mem::take(q)))
             .collect();
         for (shard, q) in queues {
-            let n = q.ops.len();
-            let (tx, rx) = flume::bounded(1);
-            if !self.router.send(
-                ShardId(shard),
-                ShardMsg::Ops {
-                    ops: q.ops,
-                    reply: tx,
-                },
-            ) {
-                distribute(stopped(n), q.waiters);
-                continue;
-            }
-            glommio::spawn_local(async move {
-                let results = rx.recv_async().await.unwrap_or_else(|_| stopped(n));
-                distribute(results, q.waiters);
-            })
-            .detach();
+            self.send(shard, q);
         }
+    }
+
+    /// Sends one batch to `shard`; its results are split back to its
+    /// waiters when they come.
+    fn send(&self, shard: usize, q: Queue) {
+        let n = q.ops.len();
+        let (tx, rx) = flume::bounded(1);
+        if !self.router.send(
+            ShardId(shard),
+            ShardMsg::Ops {
+                ops: q.ops,
+                reply: tx,
+            },
+        ) {
+            distribute(stopped(n), q.waiters);
+            return;
+        }
+        glommio::spawn_local(async move {
+            let results = rx.recv_async().await.unwrap_or_else(|_| stopped(n));
+            distribute(results, q.waiters);
+        })
+        .detach();
     }
 }
 

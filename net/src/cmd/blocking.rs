@@ -13,6 +13,7 @@ use bytes::Bytes;
 use shardis_shards::core::Core;
 use shardis_shards::error::OpError;
 use shardis_shards::error::OpResult;
+use shardis_shards::op::FirstTry;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::slot::ShardId;
@@ -62,6 +63,16 @@ pub(crate) trait Blocking: Clone + 'static {
         false
     }
 
+    /// The first try as the shard makes it once the client is in line
+    /// (see `shardis_shards::op::FirstTry`), when the command can make
+    /// it there: every key on `on_one_shard`'s shard, and nothing to check
+    /// elsewhere first. None: the first try runs before the client gets
+    /// in line (a move across shards checks its destination's type on
+    /// the other shard before it pops).
+    fn first_in_line(&self) -> Option<FirstTry> {
+        None
+    }
+
     /// What a client served in line on one shard answers: by default what
     /// the shard's op gave it. A move across shards pushes the element
     /// its turn popped on here.
@@ -80,7 +91,11 @@ const MAX_POLL: Duration = Duration::from_millis(10);
 /// succeeds (answered by `reply`) or the timeout passes (a null array).
 /// With every key it takes from on one shard (a move across shards
 /// included: it takes from its source) the client waits in line on that
-/// shard's core and is woken by the writes (see [`Line::wait`]);
+/// shard's core and is woken by the writes (see [`Line::wait`]); when
+/// the command can make its first try there too
+/// ([`Blocking::first_in_line`]), it gets in line first and the shard
+/// makes the first try, so clients get in line in the order their
+/// commands reached the shard;
 /// otherwise it polls the keys with a read-only op, 1 ms growing to 10 ms
 /// apart, so an idle wait adds nothing to the Raft log, and is served
 /// within one poll interval, not in FIFO order.
@@ -104,6 +119,27 @@ pub(crate) fn block<B: Blocking>(
         // Out of flight from the first miss on: waiting is not work a
         // script has to wait for (the connection is in flight until then).
         let mut paused = None;
+        // Every key on one shard: get in line there at once, and let the
+        // shard make the first try, so a client that sent its command
+        // later cannot get in line first while this one's first try is on
+        // its way (one hop, not a round trip and a Raft write, is all the
+        // room left for that).
+        if !once
+            && let Some((shard, attempts)) = what.on_one_shard()
+            && let Some(first) = what.first_in_line()
+        {
+            let _paused = shared.script.pause(core.id.0);
+            let line = Line {
+                core: &core,
+                shared: &shared,
+                info: &info,
+                shard,
+            };
+            return match line.wait(&what, attempts, deadline, Some(first)).await {
+                Ok(Output::Nil) => Reply::NilArray,
+                r => reply(r),
+            };
+        }
         loop {
             // A retry waits while a script holds the node: Redis serves
             // blocked clients only once a script has ended. In flight while
@@ -133,9 +169,7 @@ pub(crate) fn block<B: Blocking>(
             if paused.is_none() {
                 paused = Some(shared.script.pause(core.id.0));
             }
-            if counted.is_none() {
-                counted = Some(Counted::new(&shared));
-            }
+            // In line, the shard counts the client in blocked_clients.
             if let Some((shard, attempts)) = what.on_one_shard() {
                 let line = Line {
                     core: &core,
@@ -143,10 +177,13 @@ pub(crate) fn block<B: Blocking>(
                     info: &info,
                     shard,
                 };
-                return match line.wait(&what, attempts, deadline).await {
+                return match line.wait(&what, attempts, deadline, None).await {
                     Ok(Output::Nil) => Reply::NilArray,
                     r => reply(r),
                 };
+            }
+            if counted.is_none() {
+                counted = Some(Counted::new(&shared));
             }
             loop {
                 let wait = match deadline {
@@ -169,7 +206,7 @@ pub(crate) fn block<B: Blocking>(
     }))
 }
 
-/// Counts a client in INFO's blocked_clients while alive.
+/// Counts a polling client in INFO's blocked_clients while alive.
 struct Counted(Arc<Shared>);
 
 impl Counted {
@@ -220,6 +257,7 @@ impl Line<'_> {
         what: &B,
         attempts: Vec<(Bytes, Op)>,
         deadline: Option<Instant>,
+        first: Option<FirstTry>,
     ) -> OpResult<Output> {
         struct Forget(Option<(Rc<Core>, ShardId, u64)>);
         impl Drop for Forget {
@@ -237,6 +275,9 @@ impl Line<'_> {
             Some(d) => match d.checked_duration_since(Instant::now()) {
                 // Rounded up: a client must never be answered before its timeout.
                 Some(left) if !left.is_zero() => Some((left.as_micros() as u64).div_ceil(1000)),
+                // Past already: the first try, if the shard makes it, is
+                // still owed; then nothing more.
+                _ if first.is_some() => Some(0),
                 _ => return Ok(Output::Nil),
             },
             None => None,
@@ -246,6 +287,7 @@ impl Line<'_> {
             id,
             attempts,
             timeout_ms,
+            first: first.map(Box::new),
         };
         // CLIENT UNBLOCK releases the client here rather than dropping
         // this, until the command has finished (a move's push included).

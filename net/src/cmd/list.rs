@@ -17,6 +17,7 @@ use bytes::Bytes;
 use shardis_shards::core::Core;
 use shardis_shards::error::OpError;
 use shardis_shards::error::OpResult;
+use shardis_shards::op::FirstTry;
 use shardis_shards::op::ListOp;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
@@ -522,6 +523,40 @@ impl Blocking for Blocked {
                 };
                 Some((m.from, vec![(m.src.clone(), Op::Lists(pop))]))
             }
+        }
+    }
+
+    /// A pop, or a move within one shard: the shard makes the first try
+    /// once the client is in line. A key others wait on is only checked
+    /// for its type (LLEN).
+    fn first_in_line(&self) -> Option<FirstTry> {
+        let len = |k: &Bytes| Op::Lists(ListOp::Len(k.clone()));
+        match self {
+            Blocked::Pop(p) => {
+                let [(_, keys)] = p.keys.runs.as_slice() else {
+                    return None;
+                };
+                let pop = |keys: Vec<Bytes>| {
+                    Op::Lists(ListOp::PopFirst {
+                        keys,
+                        left: p.left,
+                        count: p.count,
+                        skip_wrong_type: false,
+                    })
+                };
+                Some(FirstTry {
+                    all: pop(keys.clone()),
+                    keys: keys
+                        .iter()
+                        .map(|k| (pop(vec![k.clone()]), len(k)))
+                        .collect(),
+                })
+            }
+            Blocked::Move(m) if m.from == m.to => Some(FirstTry {
+                all: m.same_shard_op(),
+                keys: vec![(m.same_shard_op(), len(&m.src))],
+            }),
+            Blocked::Move(_) => None,
         }
     }
 

@@ -265,12 +265,15 @@ pub enum Op {
     /// A blocked client (BLPOP ...) waiting on this shard's core: `attempts`
     /// holds, per key in command order, the op that serves it from that
     /// key (Nil when the key has nothing). Answers the first non-Nil
-    /// result, or Nil after `timeout_ms` (None: forever). Handled by the
-    /// core (`Core::block`); never replicated.
+    /// result, or Nil after `timeout_ms` (None: forever). With `first`,
+    /// the command's first try runs here too, after the client got in
+    /// line (see [`FirstTry`]). Handled by the core (`Core::block`); never
+    /// replicated.
     Block {
         id: u64,
         attempts: Vec<(Bytes, Op)>,
         timeout_ms: Option<u64>,
+        first: Option<Box<FirstTry>>,
     },
     /// The blocked client `id` is gone: stop waiting.
     Unblock(u64),
@@ -338,6 +341,24 @@ impl Op {
                 | Op::BitCount { .. }
         )
     }
+}
+
+/// A blocking command's first try, run by the shard once the client is
+/// in line, so that a client that sent its command later cannot get in
+/// line ahead of it while the first try is on its way. Unlike a retry, a
+/// first try answers WRONGTYPE for a key of another type, as Redis's
+/// command does before it blocks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstTry {
+    /// The command's own op over every key, used when nobody else waits
+    /// on any of them.
+    pub all: Op,
+    /// Per key, in the order of `Op::Block`'s attempts: the op that tries
+    /// that key alone, used when this client heads its line, and a
+    /// read-only op that fails on a key of another type (LLEN, ZCARD),
+    /// used when others wait on it (the key is theirs: it is empty, or
+    /// holds what a push left for the head of its line).
+    pub keys: Vec<(Op, Op)>,
 }
 
 /// The value an op produced. Plain data: the net crate decides how it looks on the wire.

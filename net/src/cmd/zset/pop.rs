@@ -15,6 +15,7 @@ use std::rc::Rc;
 use bytes::Bytes;
 use shardis_shards::core::Core;
 use shardis_shards::error::OpResult;
+use shardis_shards::op::FirstTry;
 use shardis_shards::op::Op;
 use shardis_shards::op::Output;
 use shardis_shards::op::ZSetOp;
@@ -83,6 +84,25 @@ impl Blocking for Pops {
         self.keys
             .any_ready(core, |keys| Op::ZSets(ZSetOp::AnyNonEmpty(keys)))
             .await
+    }
+
+    /// All keys on one shard: the shard makes the first try once the
+    /// client is in line. A key others wait on is only checked for its
+    /// type (ZCARD).
+    fn first_in_line(&self) -> Option<FirstTry> {
+        let [(_, keys)] = self.keys.runs.as_slice() else {
+            return None;
+        };
+        Some(FirstTry {
+            all: self.op(keys.clone(), true),
+            keys: keys
+                .iter()
+                .map(|k| {
+                    let card = Op::ZSets(ZSetOp::Card(k.clone()));
+                    (self.op(vec![k.clone()], true), card)
+                })
+                .collect(),
+        })
     }
 
     /// All keys on one shard: wait in line there, woken by writes.
