@@ -42,7 +42,7 @@ pub struct Unblock {
     /// Some(true): answer -UNBLOCKED; Some(false): answer as a timeout.
     request: Cell<Option<bool>>,
     waker: RefCell<Option<Waker>>,
-    /// Where the command waits in line, once it does (`blocking::wait_on_shard`):
+    /// Where the command waits in line, once it does (`cmd::blocking`, `Line::wait`):
     /// that shard is asked to let it go, and the command is awaited to its
     /// end, so an element it popped meanwhile still reaches the client.
     target: RefCell<Option<(Rc<Core>, ShardId, u64)>>,

@@ -109,8 +109,10 @@ impl Batch {
             Plan::Block(fut) => {
                 self.run_groups(cx).await;
                 // The command steps out of flight itself while it waits
-                // (cmd/blocking.rs `block`): its attempts are work a
-                // script has to wait for, its waiting is not.
+                // (cmd/blocking.rs `block`): its attempts on this core are
+                // work a script has to wait for, its waiting is not (a
+                // shard checks for a running script before each try it
+                // makes itself).
                 match stream {
                     Some((s, info)) => match info.unblock.run(until_hangup(fut, s)).await {
                         Ok(Some(r)) => Slot::Ready(r),

@@ -251,7 +251,8 @@ impl Core {
     /// Clients in line on this shard's keys (INFO blocked_clients). A
     /// client counts from the moment the shard has it in line, before its
     /// first try, so a client seen here is ahead of every client that gets
-    /// in line later.
+    /// in line later. So, unlike Redis, the count briefly includes a
+    /// client whose first try is about to serve it.
     pub fn in_line(&self) -> usize {
         self.waiters.borrow().clients()
     }
@@ -306,9 +307,10 @@ impl Core {
         }
     }
 
-    /// A blocked command on this shard: waits in each key's queue and,
-    /// when woken as the head of a key's queue, runs that key's attempt.
-    /// See [`crate::blocking`].
+    /// A blocked command on this shard: gets in each key's queue, makes
+    /// the command's first try when it brought one ([`FirstTry`]), and
+    /// then, when woken as the head of a key's queue, runs that key's
+    /// attempt. See [`crate::blocking`].
     async fn block(
         self: &Rc<Self>,
         id: u64,
@@ -385,7 +387,12 @@ impl Core {
     /// checking the type of the others, so it takes nothing a push left
     /// for an earlier client. Waits while a script holds the node (the
     /// client is out of flight already), as a retry does.
-    async fn first_try(&self, id: u64, keys: &[Bytes], first: FirstTry) -> OpResult<Output> {
+    async fn first_try(
+        self: &Rc<Self>,
+        id: u64,
+        keys: &[Bytes],
+        first: FirstTry,
+    ) -> OpResult<Output> {
         while self.router.wakeups_held() {
             glommio::timer::sleep(Duration::from_millis(1)).await;
             if !self.waiters.borrow().is_waiting(id) {
@@ -397,11 +404,11 @@ impl Core {
             keys.iter().map(|k| w.is_head(k, id)).collect::<Vec<_>>()
         };
         if heads.iter().all(|&h| h) {
-            return self.run_one(first.all).await;
+            return self.try_in_turn(first.all).await;
         }
         for ((try_key, check), head) in first.keys.into_iter().zip(heads) {
             if head {
-                match self.run_one(try_key).await? {
+                match self.try_in_turn(try_key).await? {
                     Output::Nil => {}
                     out => return Ok(out),
                 }
@@ -410,6 +417,19 @@ impl Core {
             }
         }
         Ok(Output::Nil)
+    }
+
+    /// A first try's op in its turn among the commands that reached the
+    /// shard: a write joins this tick's proposal (behind the writes that
+    /// came before it, and behind an EXEC that holds proposals back).
+    async fn try_in_turn(self: &Rc<Self>, op: Op) -> OpResult<Output> {
+        if !op.is_write() {
+            return self.shard.borrow_mut().execute(op, now_ms());
+        }
+        self.propose(vec![op])
+            .await
+            .pop()
+            .unwrap_or(Err(OpError::Storage("no result".into())))
     }
 
     /// One op, through Raft when it writes.
@@ -631,7 +651,7 @@ impl Core {
     /// `exec_gated`: the first op is an EXEC whose gate is already held.
     async fn run(self: Rc<Self>, ops: Vec<Op>, mut exec_gated: bool) -> OpResults {
         if self.reads != ReadConsistency::Local
-            && ops.iter().any(|op| !op.is_write())
+            && ops.iter().any(Op::needs_read_check)
             && !self.sole_leader()
             && let Err(e) = self.linearize_shared().await
         {

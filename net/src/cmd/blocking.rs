@@ -116,8 +116,9 @@ pub(crate) fn block<B: Blocking>(
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut pause = FIRST_POLL;
         let mut first_try = true;
-        // Out of flight from the first miss on: waiting is not work a
-        // script has to wait for (the connection is in flight until then).
+        // Out of flight from the first miss on (from the start when the
+        // shard makes the first try): waiting is not work a script has to
+        // wait for (the connection is in flight until then).
         let mut paused = None;
         // Every key on one shard: get in line there at once, and let the
         // shard make the first try, so a client that sent its command
@@ -246,7 +247,9 @@ struct Line<'a> {
 impl Line<'_> {
     /// Waits in line until one of `attempts` (per key, the op that serves
     /// this client from it) succeeds, then finishes the command with
-    /// `what.served`; Ok(Nil) once the deadline passes. If this future is
+    /// `what.served`; Ok(Nil) once the deadline passes. With `first`, the
+    /// shard makes the command's first try once the client is in line (a
+    /// deadline already past still gets it, with a zero timeout after). If this future is
     /// dropped (the client hung up), the shard is told to forget the
     /// client. A command that must finish once started
     /// (`finish_if_dropped`: a move across shards, whose turn pops the

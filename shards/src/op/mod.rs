@@ -296,6 +296,15 @@ pub enum Op {
 }
 
 impl Op {
+    /// True when the op reads data that a read check (`--read-consistency`)
+    /// must confirm first: any op that does not write, except a blocked
+    /// client's wait in line and its end. Those must reach the line in the
+    /// order they arrived, and a read check may end out of order; what
+    /// they pop goes through Raft anyway.
+    pub fn needs_read_check(&self) -> bool {
+        !self.is_write() && !matches!(self, Op::Block { .. } | Op::Unblock(_))
+    }
+
     /// True when the op may change data (it then waits on the durability policy).
     pub fn is_write(&self) -> bool {
         match self {
@@ -345,9 +354,9 @@ impl Op {
 
 /// A blocking command's first try, run by the shard once the client is
 /// in line, so that a client that sent its command later cannot get in
-/// line ahead of it while the first try is on its way. Unlike a retry, a
-/// first try answers WRONGTYPE for a key of another type, as Redis's
-/// command does before it blocks.
+/// line ahead of it while the first try is on its way. A first try answers
+/// WRONGTYPE for a key of another type, as Redis's command does before it
+/// blocks; a retry of a pop skips such a key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FirstTry {
     /// The command's own op over every key, used when nobody else waits
