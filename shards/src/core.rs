@@ -344,14 +344,14 @@ impl Core {
                     if !self.waiters.borrow().is_head(key, id) {
                         continue;
                     }
-                    // Wake-ups are held (a script runs; it may have started
-                    // during an earlier attempt's write): no attempt now, the
-                    // key is looked at again once they are let go.
-                    if self.router.wakeups_held() {
+                    // Wake-ups are held (a script runs): no attempt now, the
+                    // key is looked at again once they are let go. A script
+                    // that starts later waits for this attempt to end.
+                    let Some(_trying) = self.begin_try() else {
                         self.shard.borrow_mut().mark_ready(key);
                         self.router.defer_wakeups();
                         continue;
-                    }
+                    };
                     match self.run_one(op.clone()).await {
                         Ok(Output::Nil) => {}
                         r => break 'wait r,
@@ -386,19 +386,23 @@ impl Core {
     /// own op; otherwise key by key, trying those it heads and only
     /// checking the type of the others, so it takes nothing a push left
     /// for an earlier client. Waits while a script holds the node (the
-    /// client is out of flight already), as a retry does.
+    /// client is out of flight already), and a script that starts later
+    /// waits for it, as for a retry.
     async fn first_try(
         self: &Rc<Self>,
         id: u64,
         keys: &[Bytes],
         first: FirstTry,
     ) -> OpResult<Output> {
-        while self.router.wakeups_held() {
+        let _trying = loop {
+            if let Some(t) = self.begin_try() {
+                break t;
+            }
             glommio::timer::sleep(Duration::from_millis(1)).await;
             if !self.waiters.borrow().is_waiting(id) {
                 return Ok(Output::Nil);
             }
-        }
+        };
         let heads = {
             let w = self.waiters.borrow();
             keys.iter().map(|k| w.is_head(k, id)).collect::<Vec<_>>()
@@ -417,6 +421,12 @@ impl Core {
             }
         }
         Ok(Output::Nil)
+    }
+
+    /// Starts a blocked client's try, unless a script holds the node
+    /// ([`Router::begin_try`]); the try lasts while the guard lives.
+    fn begin_try(&self) -> Option<Trying<'_>> {
+        self.router.begin_try().then_some(Trying(&self.router))
     }
 
     /// A first try's op in its turn among the commands that reached the
@@ -836,6 +846,15 @@ impl Core {
             }
             ShardMsg::Run(f) => f(),
         }
+    }
+}
+
+/// A blocked client's try in progress, counted node-wide for scripts.
+struct Trying<'a>(&'a Router);
+
+impl Drop for Trying<'_> {
+    fn drop(&mut self) {
+        self.0.end_try();
     }
 }
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
 
 use crate::msg::ShardMsg;
@@ -22,6 +23,8 @@ pub struct Router {
     wakeups_held: Arc<AtomicBool>,
     /// A shard skipped a wake-up while they were held.
     wakeups_deferred: Arc<AtomicBool>,
+    /// Tries of blocked clients running on some shard ([`Router::begin_try`]).
+    tries: Arc<AtomicUsize>,
 }
 
 impl Router {
@@ -36,6 +39,7 @@ impl Router {
                 inboxes: txs.into(),
                 wakeups_held: Arc::new(AtomicBool::new(false)),
                 wakeups_deferred: Arc::new(AtomicBool::new(false)),
+                tries: Arc::new(AtomicUsize::new(0)),
             },
             rxs,
         )
@@ -50,6 +54,31 @@ impl Router {
 
     pub fn wakeups_held(&self) -> bool {
         self.wakeups_held.load(Ordering::Relaxed)
+    }
+
+    /// Starts a blocked client's try on a shard, unless wake-ups are held
+    /// (false: the caller tries again once they are let go). Such a client
+    /// is out of flight for the script gate, so a script that took the
+    /// gate waits for the tries already running instead
+    /// ([`Self::tries_running`]): it holds the wake-ups first, then reads
+    /// the count, both SeqCst, so either the try sees the hold or the
+    /// script sees the try. End the try with [`Self::end_try`].
+    pub fn begin_try(&self) -> bool {
+        self.tries.fetch_add(1, Ordering::SeqCst);
+        if self.wakeups_held.load(Ordering::SeqCst) {
+            self.end_try();
+            return false;
+        }
+        true
+    }
+
+    pub fn end_try(&self) {
+        self.tries.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Blocked clients' tries running now, node-wide.
+    pub fn tries_running(&self) -> usize {
+        self.tries.load(Ordering::SeqCst)
     }
 
     /// Notes that a shard skipped a wake-up while they were held.

@@ -15,6 +15,7 @@ use std::cell::Cell;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -137,6 +138,12 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     vm.run.allow_oom.set(script.allow_oom);
     vm.run.started_oom.set(oom);
     let hold = HoldWakeups::new(&cx);
+    // Blocked clients' tries on the shards run out of flight: the ones that
+    // started before the hold must end before the script reads anything
+    // (`Router::begin_try`). Each is one Raft round at most.
+    while cx.core.router.tries_running() > 0 {
+        glommio::timer::sleep(Duration::from_micros(20)).await;
+    }
     let reply = vm.call(&script, call.keys, call.argv).await;
     vm.run.clock.replace(None);
     drop(hold);
