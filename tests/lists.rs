@@ -571,6 +571,15 @@ fn first_tries_are_made_in_line() {
     assert!(waiting.try_recv().is_err(), "the first client still waits");
     assert_eq!(r.cmd(&["RPUSH", "k{t}", "y"]), Int(1));
     assert_eq!(reply(&waiting).0, arr(&["k{t}", "y"]));
+    // A waiting move within one shard whose source turns into a string
+    // keeps waiting (Redis serves blocked clients from lists only).
+    let mover = blocked(&s, &["BLMOVE", "src{t}", "dst{t}", "LEFT", "LEFT", "0"]);
+    wait_blocked_count(&mut r, 1);
+    assert_eq!(r.cmd(&["SET", "src{t}", "str"]), ok());
+    assert_eq!(r.cmd(&["DEL", "src{t}"]), Int(1));
+    assert_eq!(r.cmd(&["RPUSH", "src{t}", "e"]), Int(1));
+    assert_eq!(reply(&mover).0, b("e"));
+    assert_eq!(r.cmd(&["LRANGE", "dst{t}", "0", "-1"]), arr(&["e"]));
     // With a timeout already short, the first try is still made.
     assert_eq!(r.cmd(&["RPUSH", "l{t}", "z"]), Int(1));
     assert_eq!(r.cmd(&["BLPOP", "l{t}", "0.001"]), arr(&["l{t}", "z"]));

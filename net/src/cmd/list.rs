@@ -506,8 +506,16 @@ impl Blocking for Blocked {
                     .collect();
                 Some((*shard, attempts))
             }
+            // A retry skips a source of another type (the client waits on),
+            // as Redis serves blocked clients from lists only.
             Blocked::Move(m) if m.from == m.to => {
-                Some((m.from, vec![(m.src.clone(), m.same_shard_op())]))
+                let serve = ListOp::ServeMove {
+                    src: m.src.clone(),
+                    dst: m.dst.clone(),
+                    from_left: m.from_left,
+                    to_left: m.to_left,
+                };
+                Some((m.from, vec![(m.src.clone(), Op::Lists(serve))]))
             }
             // Across shards the client still waits in line on the source's
             // shard, so pushes serve blocked moves and pops in the order

@@ -91,6 +91,17 @@ pub enum ListOp {
         from_left: bool,
         to_left: bool,
     },
+    /// A blocked BLMOVE/BRPOPLPUSH served within one shard: [`ListOp::Move`],
+    /// except that a source of another type reads as empty, so the client
+    /// keeps waiting (Redis serves blocked clients from lists only). A
+    /// destination of another type is still WRONGTYPE, before any pop.
+    /// (Last, so the variants before it keep their encoding in the log.)
+    ServeMove {
+        src: Bytes,
+        dst: Bytes,
+        from_left: bool,
+        to_left: bool,
+    },
 }
 
 impl ListOp {

@@ -76,6 +76,15 @@ pub fn execute(sh: &mut Shard, op: ListOp, now: i64) -> OpResult<Output> {
             from_left,
             to_left,
         } => op_move(sh, &src, &dst, from_left, to_left, now),
+        ListOp::ServeMove {
+            src,
+            dst,
+            from_left,
+            to_left,
+        } => match load(sh, &src, now) {
+            Err(OpError::WrongType) => Ok(Output::Nil),
+            _ => op_move(sh, &src, &dst, from_left, to_left, now),
+        },
     }
 }
 
@@ -919,6 +928,17 @@ mod tests {
             Err(OpError::WrongType)
         );
         assert_eq!(run(&mut sh, mv("none", "s", true, true)), Ok(Output::Nil));
+        // Serving a blocked move: a source of another type reads as empty,
+        // a destination of another type is still WRONGTYPE, before a pop.
+        let serve = |src: &str, dst: &str| ListOp::ServeMove {
+            src: b(src),
+            dst: b(dst),
+            from_left: true,
+            to_left: true,
+        };
+        assert_eq!(run(&mut sh, serve("s", "a")), Ok(Output::Nil));
+        assert_eq!(run(&mut sh, serve("a", "s")), Err(OpError::WrongType));
+        assert_eq!(run(&mut sh, serve("none", "a")), Ok(Output::Nil));
         assert_eq!(all(&mut sh, "a"), bulks(&["2"]));
         // A single element rotating onto its own list survives.
         assert_eq!(
