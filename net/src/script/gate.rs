@@ -121,10 +121,14 @@ impl ScriptGate {
     }
 
     fn sub(&self, core: usize) {
+        // Leaving flight needs no SeqCst fence (an `xchg` on x86): a
+        // script only waits for the count to drop, and Release makes what
+        // the connection did visible to the script's SeqCst load that sees
+        // it drop. Only entering must be ordered before the `running` check.
         let c = self.counter(core);
         c.store(
             c.load(Ordering::Relaxed).saturating_sub(1),
-            Ordering::SeqCst,
+            Ordering::Release,
         );
     }
 
