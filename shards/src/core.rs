@@ -292,10 +292,16 @@ impl Core {
     /// next call after they are let go).
     pub fn wake_blocked(&self) {
         if self.router.wakeups_held() {
-            if self.shard.borrow().has_ready_keys() {
-                self.router.defer_wakeups();
+            if !self.shard.borrow().has_ready_keys() {
+                return;
             }
-            return;
+            self.router.defer_wakeups();
+            // A script that let go between the check and the note may
+            // have looked for deferred wake-ups already: look again, and
+            // wake now if it did let go (`Router::wakeups_held`).
+            if self.router.wakeups_held() {
+                return;
+            }
         }
         let ready = self.shard.borrow_mut().take_ready_keys();
         if ready.is_empty() {
@@ -317,6 +323,7 @@ impl Core {
         attempts: Vec<(Bytes, Op)>,
         timeout_ms: Option<u64>,
         first: Option<Box<FirstTry>>,
+        finishes_elsewhere: bool,
     ) -> OpResult<Output> {
         let keys: Vec<Bytes> = attempts.iter().map(|(k, _)| k.clone()).collect();
         let wake = self.waiters.borrow_mut().register(id, &keys);
@@ -347,14 +354,24 @@ impl Core {
                     // Wake-ups are held (a script runs): no attempt now, the
                     // key is looked at again once they are let go. A script
                     // that starts later waits for this attempt to end.
-                    let Some(_trying) = self.begin_try() else {
+                    let Some(trying) = self.begin_try() else {
                         self.shard.borrow_mut().mark_ready(key);
-                        self.router.defer_wakeups();
+                        // Noted for the script's end; `wake_blocked` looks
+                        // again in case it has just let go.
+                        self.wake_blocked();
                         continue;
                     };
                     match self.run_one(op.clone()).await {
                         Ok(Output::Nil) => {}
-                        r => break 'wait r,
+                        r => {
+                            if finishes_elsewhere && matches!(r, Ok(ref out) if *out != Output::Nil)
+                            {
+                                // The client's core ends this try once it
+                                // has finished the command (`Op::Block`).
+                                std::mem::forget(trying);
+                            }
+                            break 'wait r;
+                        }
                     }
                 }
             }
@@ -685,9 +702,13 @@ impl Core {
                 attempts,
                 timeout_ms,
                 first,
+                finishes_elsewhere,
             } = op
             {
-                results.push(self.block(id, attempts, timeout_ms, first).await);
+                let r = self
+                    .block(id, attempts, timeout_ms, first, finishes_elsewhere)
+                    .await;
+                results.push(r);
                 continue;
             }
             if let Op::Unblock(id) = op {

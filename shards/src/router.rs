@@ -52,8 +52,11 @@ impl Router {
         self.wakeups_held.store(hold, Ordering::SeqCst);
     }
 
+    /// SeqCst (a plain load on x86): a shard that notes a deferred
+    /// wake-up reads it again after the note, so that a script letting go
+    /// meanwhile (store, then swap of the deferred flag) cannot miss it.
     pub fn wakeups_held(&self) -> bool {
-        self.wakeups_held.load(Ordering::Relaxed)
+        self.wakeups_held.load(Ordering::SeqCst)
     }
 
     /// Starts a blocked client's try on a shard, unless wake-ups are held

@@ -286,11 +286,13 @@ impl Line<'_> {
             None => None,
         };
         let mut forget = Forget(Some((core.clone(), shard, id)));
+        let finishes_elsewhere = what.finish_if_dropped();
         let op = Op::Block {
             id,
             attempts,
             timeout_ms,
             first: first.map(Box::new),
+            finishes_elsewhere,
         };
         // CLIENT UNBLOCK releases the client here rather than dropping
         // this, until the command has finished (a move's push included).
@@ -302,12 +304,17 @@ impl Line<'_> {
             async move {
                 match core.call_one(shard, op).await {
                     Ok(Output::Nil) => Ok(Output::Nil),
-                    // In flight while it finishes: a script that starts
-                    // now waits for the push rather than see the element
-                    // in neither list.
+                    // In flight while it finishes. A move across shards
+                    // is still counted as a running try, from its pop on
+                    // the shard until its push here is done, so a script
+                    // never sees the element in neither list.
                     Ok(out) => {
                         let _in_flight = shared.script.enter(core.id.0);
-                        what.served(&core, out).await
+                        let r = what.served(&core, out).await;
+                        if finishes_elsewhere {
+                            core.router.end_try();
+                        }
+                        r
                     }
                     Err(e) => Err(e),
                 }

@@ -141,7 +141,12 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     // Blocked clients' tries on the shards run out of flight: the ones that
     // started before the hold must end before the script reads anything
     // (`Router::begin_try`). Each is one Raft round at most.
+    let deadline = Instant::now() + TRIES_LIMIT;
     while cx.core.router.tries_running() > 0 {
+        if Instant::now() > deadline {
+            tracing::warn!("script started while blocked clients' tries were still running");
+            break;
+        }
         glommio::timer::sleep(Duration::from_micros(20)).await;
     }
     let reply = vm.call(&script, call.keys, call.argv).await;
@@ -155,6 +160,11 @@ pub async fn eval(cx: Rc<CoreCtx>, call: Call) -> Reply {
     drop(held);
     reply
 }
+
+/// How long a script waits for blocked clients' tries already running
+/// (one Raft round each, or a cross-shard push) before it runs anyway: a
+/// try stuck behind a lost quorum must not hold the node forever.
+const TRIES_LIMIT: Duration = Duration::from_secs(2);
 
 /// Keeps blocked clients from being served in the middle of a script
 /// (a BLPOP popping what the script just pushed, before its next call);

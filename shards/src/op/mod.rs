@@ -274,6 +274,12 @@ pub enum Op {
         attempts: Vec<(Bytes, Op)>,
         timeout_ms: Option<u64>,
         first: Option<Box<FirstTry>>,
+        /// The command finishes on the client's core after this op (a move
+        /// across shards pushes the element there): an attempt that serves
+        /// the client stays counted as a running try until that core calls
+        /// `Router::end_try`, so a script cannot start between the pop
+        /// here and the push there.
+        finishes_elsewhere: bool,
     },
     /// The blocked client `id` is gone: stop waiting.
     Unblock(u64),
