@@ -499,25 +499,35 @@ fn wait_blocked_count(r: &mut common::Raw, n: usize) {
     );
 }
 
-/// Redis's "BRPOPLPUSH with multiple blocked clients": a push serves the
-/// clients blocked on a key in the order they blocked, a move across
-/// shards included. The first one's destination holds a string, so it
-/// gets WRONGTYPE and the element goes on to the second.
+/// Redis's "BRPOPLPUSH with multiple blocked clients" on `src`: two
+/// clients block moving from it, the first to `dst1`, which holds a
+/// string, the second to `dst2`. A push serves them in the order they
+/// blocked: the first gets WRONGTYPE and the element goes on to the second.
+fn blocked_moves_in_order(s: &Server, r: &mut common::Raw, src: &str, dst1: &str, dst2: &str) {
+    let cmd = |dst: &str| -> &'static [&'static str] {
+        let args = ["BRPOPLPUSH", src, dst, "0"].map(|a| &*Box::leak(a.into()));
+        Box::leak(Box::new(args))
+    };
+    assert_eq!(r.cmd(&["SET", dst1, "nolist"]), ok());
+    let first = blocked(s, cmd(dst1));
+    wait_blocked_count(r, 1);
+    let second = blocked(s, cmd(dst2));
+    wait_blocked_count(r, 2);
+    assert_eq!(r.cmd(&["LPUSH", src, "foo"]), Int(1));
+    assert_eq!(reply(&first).0, err(WRONGTYPE));
+    assert_eq!(reply(&second).0, b("foo"));
+    assert_eq!(r.cmd(&["LRANGE", dst2, "0", "-1"]), arr(&["foo"]));
+    assert_eq!(r.cmd(&["EXISTS", src]), Int(0));
+}
+
+/// Blocked clients are served in the order they blocked, a move across
+/// shards included.
 #[test]
 fn blocked_moves_are_served_in_order_across_shards() {
     let s = Server::start(&["--shards", "2"]);
     let mut r = s.raw();
     // "a" and "d" are on shard 1, "b" on shard 0.
-    assert_eq!(r.cmd(&["SET", "b", "nolist"]), ok());
-    let first = blocked(&s, &["BRPOPLPUSH", "a", "b", "0"]);
-    wait_blocked_count(&mut r, 1);
-    let second = blocked(&s, &["BRPOPLPUSH", "a", "d", "0"]);
-    wait_blocked_count(&mut r, 2);
-    assert_eq!(r.cmd(&["LPUSH", "a", "foo"]), Int(1));
-    assert_eq!(reply(&first).0, err(WRONGTYPE));
-    assert_eq!(reply(&second).0, b("foo"));
-    assert_eq!(r.cmd(&["LRANGE", "d", "0", "-1"]), arr(&["foo"]));
-    assert_eq!(r.cmd(&["EXISTS", "a"]), Int(0));
+    blocked_moves_in_order(&s, &mut r, "a", "b", "d");
 
     // And a move across shards that blocked first gets the element.
     let first = blocked(&s, &["BLMOVE", "a", "c", "LEFT", "RIGHT", "0"]);
@@ -540,15 +550,7 @@ fn blocked_moves_are_served_in_order_across_shards() {
 fn first_tries_are_made_in_line() {
     let s = Server::start(&["--shards", "2"]);
     let mut r = s.raw();
-    assert_eq!(r.cmd(&["SET", "target1{t}", "nolist"]), ok());
-    let first = blocked(&s, &["BRPOPLPUSH", "blist{t}", "target1{t}", "0"]);
-    wait_blocked_count(&mut r, 1);
-    let second = blocked(&s, &["BRPOPLPUSH", "blist{t}", "target2{t}", "0"]);
-    wait_blocked_count(&mut r, 2);
-    assert_eq!(r.cmd(&["LPUSH", "blist{t}", "foo"]), Int(1));
-    assert_eq!(reply(&first).0, err(WRONGTYPE));
-    assert_eq!(reply(&second).0, b("foo"));
-    assert_eq!(r.cmd(&["LRANGE", "target2{t}", "0", "-1"]), arr(&["foo"]));
+    blocked_moves_in_order(&s, &mut r, "blist{t}", "target1{t}", "target2{t}");
     wait_blocked_count(&mut r, 0);
 
     // "k{t}" turns into a string while a client waits on it: that client

@@ -322,7 +322,7 @@ impl Core {
         id: u64,
         attempts: Vec<(Bytes, Op)>,
         timeout_ms: Option<u64>,
-        first: Option<Box<FirstTry>>,
+        mut first: Option<Box<FirstTry>>,
         finishes_elsewhere: bool,
     ) -> OpResult<Output> {
         let keys: Vec<Bytes> = attempts.iter().map(|(k, _)| k.clone()).collect();
@@ -334,7 +334,6 @@ impl Core {
             }
         }
         let deadline = timeout_ms.map(|t| std::time::Instant::now() + Duration::from_millis(t));
-        let mut first = first;
         // The first pass makes the first try, when the client sent one;
         // every later pass retries the keys this client heads.
         let result = 'wait: loop {
@@ -453,19 +452,13 @@ impl Core {
         if !op.is_write() {
             return self.shard.borrow_mut().execute(op, now_ms());
         }
-        self.propose(vec![op])
-            .await
-            .pop()
-            .unwrap_or(Err(OpError::Storage("no result".into())))
+        only(self.propose(vec![op]).await)
     }
 
     /// One op, through Raft when it writes.
     async fn run_one(&self, op: Op) -> OpResult<Output> {
         if op.is_write() {
-            self.write(vec![op])
-                .await
-                .pop()
-                .unwrap_or(Err(OpError::Storage("no result".into())))
+            only(self.write(vec![op]).await)
         } else {
             self.shard.borrow_mut().execute(op, now_ms())
         }
@@ -582,14 +575,7 @@ impl Core {
             if self.shard.borrow().watch_touched(&watched, now_ms())? {
                 return Ok(Output::Nil);
             }
-            let op = Op::Multi(ops);
-            if !op.is_write() {
-                return self.shard.borrow_mut().execute(op, now_ms());
-            }
-            self.write(vec![op])
-                .await
-                .pop()
-                .unwrap_or(Err(OpError::Storage("no result".into())))
+            self.run_one(Op::Multi(ops)).await
         }
         .await;
         self.release_proposals();
@@ -797,10 +783,7 @@ impl Core {
 
     /// Convenience for one op.
     pub async fn call_one(self: &Rc<Self>, shard: ShardId, op: Op) -> OpResult<Output> {
-        self.call(shard, vec![op])
-            .await
-            .pop()
-            .unwrap_or(Err(OpError::Storage("no result".into())))
+        only(self.call(shard, vec![op]).await)
     }
 
     /// SAVE for this shard: builds a Raft snapshot covering everything
@@ -868,6 +851,13 @@ impl Core {
             ShardMsg::Run(f) => f(),
         }
     }
+}
+
+/// The result of a one-op batch.
+fn only(mut results: OpResults) -> OpResult<Output> {
+    results
+        .pop()
+        .unwrap_or(Err(OpError::Storage("no result".into())))
 }
 
 /// A blocked client's try in progress, counted node-wide for scripts.

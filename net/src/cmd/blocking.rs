@@ -120,6 +120,12 @@ pub(crate) fn block<B: Blocking>(
         // shard makes the first try): waiting is not work a script has to
         // wait for (the connection is in flight until then).
         let mut paused = None;
+        let line = |shard| Line {
+            core: &core,
+            shared: &shared,
+            info: &info,
+            shard,
+        };
         // Every key on one shard: get in line there at once, and let the
         // shard make the first try, so a client that sent its command
         // later cannot get in line first while this one's first try is on
@@ -130,16 +136,9 @@ pub(crate) fn block<B: Blocking>(
             && let Some(first) = what.first_in_line()
         {
             let _paused = shared.script.pause(core.id.0);
-            let line = Line {
-                core: &core,
-                shared: &shared,
-                info: &info,
-                shard,
-            };
-            return match line.wait(&what, attempts, deadline, Some(first)).await {
-                Ok(Output::Nil) => Reply::NilArray,
-                r => reply(r),
-            };
+            return line(shard)
+                .answer(&what, attempts, deadline, Some(first), &reply)
+                .await;
         }
         loop {
             // A retry waits while a script holds the node: Redis serves
@@ -172,16 +171,9 @@ pub(crate) fn block<B: Blocking>(
             }
             // In line, the shard counts the client in blocked_clients.
             if let Some((shard, attempts)) = what.on_one_shard() {
-                let line = Line {
-                    core: &core,
-                    shared: &shared,
-                    info: &info,
-                    shard,
-                };
-                return match line.wait(&what, attempts, deadline, None).await {
-                    Ok(Output::Nil) => Reply::NilArray,
-                    r => reply(r),
-                };
+                return line(shard)
+                    .answer(&what, attempts, deadline, None, &reply)
+                    .await;
             }
             if counted.is_none() {
                 counted = Some(Counted::new(&shared));
@@ -245,6 +237,22 @@ struct Line<'a> {
 }
 
 impl Line<'_> {
+    /// [`Self::wait`], answered: a null array once the deadline passes,
+    /// else what `reply` makes of the result.
+    async fn answer<B: Blocking>(
+        &self,
+        what: &B,
+        attempts: Vec<(Bytes, Op)>,
+        deadline: Option<Instant>,
+        first: Option<FirstTry>,
+        reply: &impl Fn(OpResult<Output>) -> Reply,
+    ) -> Reply {
+        match self.wait(what, attempts, deadline, first).await {
+            Ok(Output::Nil) => Reply::NilArray,
+            r => reply(r),
+        }
+    }
+
     /// Waits in line until one of `attempts` (per key, the op that serves
     /// this client from it) succeeds, then finishes the command with
     /// `what.served`; Ok(Nil) once the deadline passes. With `first`, the
